@@ -1,0 +1,84 @@
+"""Every engine the platform knows, in one explicit table of lazy factories.
+
+Built-in engines register here exactly as a plugin would: a name (``family.engine``) and a
+factory that imports its module only when called, so optional heavy libraries are never imported
+unless that engine is chosen. ``check()`` reports whether an engine can run here and, if not, why.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from yinzi.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    name: str
+    family: str
+    target: str
+    """``module:attribute`` of the engine class; imported lazily."""
+    summary: str
+    requires: tuple[str, ...] = ()
+    """Importable modules the engine needs (checked by ``yinzi engines``)."""
+    extra: str | None = None
+    """The optional extra that installs those modules."""
+
+
+ENGINES: dict[str, EngineSpec] = {}
+
+
+def register(spec: EngineSpec) -> None:
+    if spec.name in ENGINES:
+        raise ConfigurationError(f"engine {spec.name!r} is registered twice")
+    if not spec.name.startswith(spec.family + "."):
+        raise ConfigurationError(f"engine {spec.name!r} must be named '{spec.family}.<engine>'")
+    ENGINES[spec.name] = spec
+
+
+register(
+    EngineSpec(
+        name="separation.spectral",
+        family="separation",
+        target="yinzi.engines.separation.spectral:SpectralSeparator",
+        summary="Weight-free spectral DSP: vocals and accompaniment",
+        requires=("numpy", "scipy"),
+    )
+)
+
+
+def check(name: str) -> str | None:
+    """None when the engine can run here, otherwise the reason it cannot."""
+    spec = ENGINES.get(name)
+    if spec is None:
+        return f"unknown engine {name!r}; known: {', '.join(sorted(ENGINES))}"
+    for module in spec.requires:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            hint = f" (pip install 'yinzi[{spec.extra}]')" if spec.extra else ""
+            return f"needs the Python package {module!r}{hint}"
+    return None
+
+
+def _factory(spec: EngineSpec) -> Callable[..., Any]:
+    module_name, _, attr = spec.target.partition(":")
+    try:
+        factory: Callable[..., Any] = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"engine {spec.name!r} cannot be loaded: {exc}") from exc
+    return factory
+
+
+def load(name: str, family: str, **options: Any) -> Any:
+    """Instantiate the engine ``name`` of ``family``, failing with a clear message."""
+    problem = check(name)
+    if problem is not None:
+        raise ConfigurationError(f"engine {name!r}: {problem}")
+    spec = ENGINES[name]
+    if spec.family != family:
+        raise ConfigurationError(f"engine {name!r} is a {spec.family} engine, not {family}")
+    return _factory(spec)(**options)

@@ -1,0 +1,129 @@
+"""Configuration: environment variables prefixed ``YINZI_``, or an optional ``yinzi.toml``.
+
+Every setting has a default that works on one machine and a line of help. Nested settings use
+``__`` in environment names, e.g. ``YINZI_PRICES__TRACK_SEPARATION__PER_MINUTE=3``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Price(BaseModel):
+    """Price of one order type: ``max(minimum, per_minute × started minutes of input)``."""
+
+    minimum: int = Field(ge=0, description="Credits held at create, and the least an order costs.")
+    per_minute: int = Field(ge=0, description="Credits per started minute of input audio.")
+
+    def for_duration(self, seconds: float) -> int:
+        started_minutes = max(1, -int(-seconds // 60))
+        return max(self.minimum, self.per_minute * started_minutes)
+
+
+class Prices(BaseModel):
+    track_separation: Price = Price(minimum=10, per_minute=5)
+    extract_voice: Price = Price(minimum=10, per_minute=5)
+    extract_music: Price = Price(minimum=10, per_minute=5)
+
+    def for_type(self, order_type: str) -> Price:
+        price: Price = getattr(self, order_type.replace("-", "_"))
+        return price
+
+
+class FetchSettings(BaseModel):
+    allow_private: bool = Field(
+        False, description="Allow fetching from loopback/private addresses (tests, local setups)."
+    )
+    max_bytes: int = Field(1024**3, description="Largest input a URL may deliver, in bytes.")
+    timeout_seconds: float = Field(120.0, description="Total time allowed for one download.")
+    connect_timeout_seconds: float = Field(10.0, description="Time allowed to connect.")
+    max_redirects: int = Field(5, description="Redirect hops followed, each one checked.")
+
+
+def _default_workers() -> int:
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="YINZI_",
+        env_nested_delimiter="__",
+        toml_file="yinzi.toml",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(Path("yinzi-data"), description="Database, files and secrets live here.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default SQLite in the data folder."
+    )
+    host: str = Field("127.0.0.1", description="Address `yinzi serve` listens on.")
+    port: int = Field(8000, description="Port `yinzi serve` listens on.")
+    public_url: str | None = Field(
+        None, description="Base URL clients reach this server at (for download links)."
+    )
+    signing_secret: str | None = Field(
+        None, description="Secret that signs download links; generated in the data folder if unset."
+    )
+    link_ttl_seconds: int = Field(3600, description="How long a download link stays valid.")
+    retention_days: float = Field(14, description="Inputs and results are deleted after this.")
+    retention_interval_seconds: float = Field(3600, description="How often retention runs.")
+
+    queue: Literal["embedded"] = Field("embedded", description="Order queue backend.")
+    workers: int = Field(default_factory=_default_workers, description="Embedded worker processes.")
+    poll_interval_seconds: float = Field(0.2, description="How often idle workers look for work.")
+    lease_seconds: float = Field(
+        30.0, description="A claimed order is re-run if its worker is silent this long."
+    )
+    order_timeout_seconds: float = Field(
+        3600.0, description="An order not finished this long after create ends `timeout`."
+    )
+    max_attempts: int = Field(3, description="Runs of one order before it fails for good.")
+    max_upload_bytes: int = Field(1024**3, description="Largest file the upload endpoint takes.")
+
+    separation_engine: str = Field(
+        "separation.spectral", description="Engine for vocals/accompaniment separation."
+    )
+    prices: Prices = Prices()
+    fetch: FetchSettings = FetchSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'yinzi.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def secret(self) -> bytes:
+        """The link-signing secret, created in the data folder on first use when none is set."""
+        if self.signing_secret:
+            return self.signing_secret.encode()
+        path = self.data_dir / "signing.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
