@@ -1,0 +1,149 @@
+"""Open API v1, the platform's own dialect: ``{"code": 0, "data": ..., "msg": "success"}``.
+
+Errors use the same envelope with ``code`` equal to the HTTP status.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from yinzi.api.deps import ContextDep, DispatcherDep, OpenApiAccount
+from yinzi.context import Context
+from yinzi.db.models import Order, Upload
+from yinzi.errors import BadRequest, YinziError
+from yinzi.services import billing, orders
+from yinzi.services.orders import FORMATS, ORDER_KINDS
+
+PREFIX = "/api/open/v1"
+router = APIRouter(prefix=PREFIX, tags=["Open API v1"])
+
+
+def ok(data: Any) -> dict[str, Any]:
+    return {"code": 0, "data": data, "msg": "success"}
+
+
+def render_error(exc: YinziError) -> JSONResponse:
+    return JSONResponse({"code": exc.status, "data": None, "msg": exc.message}, exc.status)
+
+
+class StuffIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    pathKey: str | None = None  # noqa: N815 (the dialect's field name)
+    format: str | None = None
+
+
+class OrderCreate(BaseModel):
+    orderType: str | None = None  # noqa: N815
+    stuff: StuffIn | None = None
+
+
+def _validate(body: OrderCreate) -> tuple[str, str, dict[str, Any]]:
+    if not body.orderType:
+        raise BadRequest("orderType is required")
+    if body.orderType not in ORDER_KINDS:
+        raise BadRequest(
+            f"Unsupported orderType {body.orderType!r}; valid types: {', '.join(ORDER_KINDS)}"
+        )
+    path_key = (body.stuff.pathKey or "").strip() if body.stuff else ""
+    if not path_key:
+        raise BadRequest("pathKey is required")
+    fmt = (body.stuff.format if body.stuff else None) or "mp3"
+    if fmt not in FORMATS:
+        raise BadRequest(f"format must be one of {', '.join(FORMATS)}")
+    return body.orderType, path_key, {"format": fmt}
+
+
+@router.post("/order/create")
+def create_order(
+    body: OrderCreate,
+    account: OpenApiAccount,
+    ctx: ContextDep,
+    dispatcher: DispatcherDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> dict[str, Any]:
+    order_type, source, options = _validate(body)
+    fingerprint = orders.request_hash(body.model_dump(mode="json"))
+    with ctx.db.write() as session:
+        order = orders.create(
+            session, ctx.settings, account, order_type, source, options,
+            idempotency_key=idempotency_key, fingerprint=fingerprint,
+        )  # fmt: skip
+    dispatcher.dispatch(order.order_no)
+    return ok(
+        {
+            "orderNo": order.order_no,
+            "orderType": order.order_type,
+            "orderStatus": order.status,
+            "payStatus": order.pay_status,
+            "messageId": order.message_id,
+        }
+    )
+
+
+@router.get("/order/query")
+def query_order(account: OpenApiAccount, ctx: ContextDep, orderNo: str = "") -> dict[str, Any]:  # noqa: N803
+    if not orderNo:
+        raise BadRequest("orderNo is required")
+    with ctx.db.read() as session:
+        order = orders.get(session, account, orderNo)
+        available = billing.balance(session, account.id).available
+    return ok({**order_view(ctx, order), "balance": available})
+
+
+def order_view(ctx: Context, order: Order) -> dict[str, Any]:
+    reason = order.reason
+    if order.purged_at is not None:
+        reason = f"results were deleted after the {ctx.settings.retention_days:g}-day retention"
+    return {
+        "orderNo": order.order_no,
+        "orderType": order.order_type,
+        "status": order.status,
+        "cost": order.cost,
+        "reason": reason,
+        "stuffs": [
+            {
+                "name": item["name"],
+                "business": item["business"],
+                "url": ctx.storage.url(item["key"], ttl_seconds=ctx.settings.link_ttl_seconds),
+            }
+            for item in order.results
+        ]
+        if order.status == orders.OrderStatus.FINISH
+        else [],
+    }
+
+
+@router.post("/file/upload")
+def upload_file(
+    request: Request, account: OpenApiAccount, ctx: ContextDep, file: UploadFile | None = None
+) -> dict[str, Any]:
+    if file is None:
+        raise BadRequest("file is required (multipart field 'file')")
+    name = _safe_name(file.filename or "upload")
+    key = f"uploads/{secrets.token_urlsafe(18)}/{name}"
+    size = ctx.storage.put_stream(key, file.file, max_bytes=ctx.settings.max_upload_bytes)
+    if size == 0:
+        ctx.storage.delete_prefix(key)
+        raise BadRequest("the uploaded file is empty")
+    with ctx.db.write() as session:
+        session.add(
+            Upload(
+                key=key,
+                account_id=account.id,
+                filename=name,
+                size=size,
+                content_type=file.content_type,
+            )  # fmt: skip
+        )
+    return ok({"pathKey": key})
+
+
+def _safe_name(filename: str) -> str:
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in base).strip("._")
+    return cleaned[:100] or "upload"

@@ -1,0 +1,262 @@
+"""The ``yinzi`` command: serve, work, migrate and administer."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from yinzi.settings import Settings
+
+app = typer.Typer(
+    help="Yinzi: a self-hosted AI audio platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+accounts_app = typer.Typer(help="Create and list accounts.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+credits_app = typer.Typer(help="Grant and show credits.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(keys_app, name="keys")
+app.add_typer(credits_app, name="credits")
+
+err = Console(stderr=True)
+out = Console()
+BOOTSTRAP_CREDITS = 1000
+
+
+def _context():  # type: ignore[no-untyped-def]
+    from yinzi.context import Context
+
+    return Context.build(Settings())
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from yinzi.db.migrate import upgrade
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    err.print("[green]database is up to date[/green]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Embedded worker processes.")] = None,
+) -> None:
+    """Start the API with embedded worker processes."""
+    import uvicorn
+
+    from yinzi.app import create_app
+    from yinzi.db.migrate import upgrade
+    from yinzi.logs import configure_logging, install_redaction
+    from yinzi.queue.embedded import WorkerPool
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    configure_logging()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    _bootstrap_admin(settings)
+    pool = WorkerPool(settings)
+    pool.start()
+    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port)
+    install_redaction()
+    err.print(
+        f"Yinzi listening on {settings.base_url} with {pool.count} worker(s); "
+        f"data in {settings.data_dir.resolve()}"
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        pool.stop()
+
+
+def _bootstrap_admin(settings: Settings) -> None:
+    from yinzi.context import Context
+    from yinzi.services import accounts
+
+    ctx = Context.build(settings)
+    try:
+        with ctx.db.write() as session:
+            if accounts.count(session):
+                return
+            _, key = accounts.create_account(
+                session, "admin@localhost", credits=BOOTSTRAP_CREDITS, is_admin=True
+            )
+    finally:
+        ctx.close()
+    base = settings.base_url
+    out.print(
+        f"\n[bold]Admin API key[/bold] (shown once, keep it safe): {key.key}\n", highlight=False
+    )
+    out.print("Try it:", highlight=False)
+    out.print(
+        f"  curl -s -H 'Authorization: Bearer {key.key}' -F file=@song.mp3 "
+        f"{base}/api/open/v1/file/upload\n"
+        f"  curl -s -H 'Authorization: Bearer {key.key}' -H 'Content-Type: application/json' \\\n"
+        f'    -d \'{{"orderType":"track-separation","stuff":{{"pathKey":"PATH_KEY_OR_URL"}}}}\' \\\n'
+        f"    {base}/api/open/v1/order/create\n"
+        f"  curl -s -H 'Authorization: Bearer {key.key}' "
+        f"'{base}/api/open/v1/order/query?orderNo=ORDER_NO'\n",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def worker(
+    count: Annotated[int | None, typer.Option(help="Worker processes to run.")] = None,
+) -> None:
+    """Run worker processes only (for an API started elsewhere)."""
+    import signal
+    import threading
+
+    from yinzi.logs import configure_logging
+    from yinzi.queue.embedded import WorkerPool
+
+    configure_logging()
+    settings = Settings()
+    pool = WorkerPool(settings, count)
+    pool.start()
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    err.print(f"{pool.count} worker(s) running; Ctrl-C stops them")
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pool.stop()
+
+
+@accounts_app.command("create")
+def accounts_create(
+    email: str,
+    credits: Annotated[int, typer.Option(help="Credits to grant at once.")] = 0,
+    admin: Annotated[bool, typer.Option(help="Make the account an administrator.")] = False,
+) -> None:
+    """Create an account; prints its API key alone on stdout."""
+    from yinzi.services import accounts
+
+    ctx = _context()
+    with ctx.db.write() as session:
+        _, key = accounts.create_account(session, email, credits=credits, is_admin=admin)
+    typer.echo(key.key)
+
+
+@accounts_app.command("list")
+def accounts_list() -> None:
+    """List accounts with their balances."""
+    from sqlalchemy import select
+
+    from yinzi.db.models import Account
+    from yinzi.services import billing
+
+    ctx = _context()
+    table = Table("id", "email", "admin", "available", "held", "created")
+    with ctx.db.read() as session:
+        for acc in session.execute(select(Account).order_by(Account.id)).scalars():
+            bal = billing.balance(session, acc.id)
+            table.add_row(
+                str(acc.id), acc.email, "yes" if acc.is_admin else "", str(bal.available),
+                str(bal.held), f"{acc.created_at:%Y-%m-%d %H:%M}",
+            )  # fmt: skip
+    out.print(table)
+
+
+@keys_app.command("create")
+def keys_create(
+    email: str, name: Annotated[str, typer.Option(help="A label for the key.")] = "default"
+) -> None:
+    """Create another API key for an account; prints the key alone on stdout."""
+    from yinzi.services import accounts
+
+    ctx = _context()
+    with ctx.db.write() as session:
+        key = accounts.create_key(session, accounts.find(session, email), name)
+    typer.echo(key.key)
+
+
+@keys_app.command("list")
+def keys_list(email: str) -> None:
+    """List an account's keys (their first characters only)."""
+    from yinzi.services import accounts
+
+    ctx = _context()
+    table = Table("id", "name", "key", "created", "revoked")
+    with ctx.db.read() as session:
+        for row in accounts.list_keys(session, accounts.find(session, email)):
+            revoked = f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else ""
+            table.add_row(
+                str(row.id), row.name, row.prefix + "…", f"{row.created_at:%Y-%m-%d %H:%M}", revoked
+            )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int) -> None:
+    """Revoke an API key by its id (see `yinzi keys list`)."""
+    from yinzi.services import accounts
+
+    ctx = _context()
+    with ctx.db.write() as session:
+        row = accounts.revoke_key(session, key_id)
+    err.print(f"key {row.id} ({row.prefix}…) revoked")
+
+
+@credits_app.command("grant")
+def credits_grant(email: str, amount: int) -> None:
+    """Add credits to an account."""
+    from yinzi.services import accounts, billing
+
+    ctx = _context()
+    with ctx.db.write() as session:
+        account = accounts.find(session, email)
+        billing.grant(session, account.id, amount, note="granted by an administrator")
+        bal = billing.balance(session, account.id)
+    typer.echo(f"{account.email}: available {bal.available}, held {bal.held}")
+
+
+@credits_app.command("show")
+def credits_show(email: str) -> None:
+    """Show an account's available and held credits."""
+    from yinzi.services import accounts, billing
+
+    ctx = _context()
+    with ctx.db.read() as session:
+        account = accounts.find(session, email)
+        bal = billing.balance(session, account.id)
+    typer.echo(f"{account.email}: available {bal.available}, held {bal.held}")
+
+
+@app.command()
+def engines() -> None:
+    """List every engine and whether it can run here."""
+    from yinzi.engines import registry
+
+    table = Table("engine", "usable", "what it does")
+    for name, spec in sorted(registry.ENGINES.items()):
+        problem = registry.check(name)
+        table.add_row(name, "yes" if problem is None else f"no: {problem}", spec.summary)
+    out.print(table)
+
+
+def main() -> None:
+    from yinzi.errors import YinziError
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    try:
+        app()
+    except YinziError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise SystemExit(1) from exc

@@ -1,0 +1,34 @@
+"""Everything a process needs to serve or run orders, built once from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from yinzi.db import Database
+from yinzi.fetcher import FetchPolicy, GuardedFetcher
+from yinzi.settings import Settings
+from yinzi.storage import LocalStorage, Storage
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    storage: Storage
+    fetcher: GuardedFetcher
+
+    @classmethod
+    def build(cls, settings: Settings) -> Context:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        storage = LocalStorage(
+            settings.data_dir / "files", base_url=settings.base_url, secret=settings.secret()
+        )
+        return cls(
+            settings=settings,
+            db=Database(settings.db_url),
+            storage=storage,
+            fetcher=GuardedFetcher(FetchPolicy.from_settings(settings.fetch)),
+        )
+
+    def close(self) -> None:
+        self.db.dispose()

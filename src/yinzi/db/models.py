@@ -1,0 +1,133 @@
+"""Tables. The orders table is the source of truth for work; the ledger for money.
+
+Money invariant (see :mod:`yinzi.services.billing`): for every account,
+``balances.available == Σ ledger.available_delta`` and ``balances.held == Σ ledger.held_delta``,
+and both stay non-negative — enforced by CHECK constraints, not only by Python.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from yinzi.db import utcnow
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="default")
+    prefix: Mapped[str] = mapped_column(String(16))
+    """The key's first characters, shown in listings so a key can be recognised."""
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    """SHA-256 of the key. The key itself is shown once and never stored."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Balance(Base):
+    __tablename__ = "balances"
+    __table_args__ = (
+        CheckConstraint("available >= 0", name="available_not_negative"),
+        CheckConstraint("held >= 0", name="held_not_negative"),
+    )
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    available: Mapped[int] = mapped_column(BigInteger, default=0)
+    held: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LedgerEntry(Base):
+    """Append-only: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "ledger"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    order_no: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
+    kind: Mapped[str] = mapped_column(String(16))
+    available_delta: Mapped[int] = mapped_column(BigInteger, default=0)
+    held_delta: Mapped[int] = mapped_column(BigInteger, default=0)
+    note: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("account_id", "idempotency_key", name="uq_orders_idempotency"),
+        CheckConstraint("held >= 0", name="order_held_not_negative"),
+        Index("ix_orders_status_lease", "status", "lease_until"),
+        Index("ix_orders_account_created", "account_id", "created_at"),
+    )
+
+    order_no: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    order_type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    pay_status: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    """The input: an http(s) URL or an uploaded file's key."""
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    held: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Credits held for this order right now (mirrors its ledger entries)."""
+    cost: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Credits captured when the order finished."""
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    duration: Mapped[float | None] = mapped_column(Float, default=None)
+    results: Mapped[list[Any]] = mapped_column(default=list)
+    """``[{"name", "business", "key"}]``: stored result files."""
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    deadline_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    purged_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When retention deleted the order's files."""
+
+
+class Upload(Base):
+    __tablename__ = "uploads"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str | None] = mapped_column(String(100), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

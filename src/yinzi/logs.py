@@ -1,0 +1,48 @@
+"""Logging set-up. API keys never reach a log line, whatever the logger or format."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_SECRETS = [
+    (re.compile(r"(?i)(apiKey=)[^&\s\"']+"), r"\1[redacted]"),
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),
+    (re.compile(r"yz_[A-Za-z0-9_-]{20,}"), "yz_[redacted]"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in a record's message and arguments (uvicorn's access log keeps its args)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {
+                k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()
+            }
+        return True
+
+
+def install_redaction() -> None:
+    """Attach the filter to the root and uvicorn loggers and to all their handlers."""
+    for name in ("", "uvicorn", "uvicorn.access", "uvicorn.error", "yinzi"):
+        logger = logging.getLogger(name)
+        targets: list[logging.Filterer] = [logger, *logger.handlers]
+        for target in targets:
+            if not any(isinstance(f, RedactingFilter) for f in target.filters):
+                target.addFilter(RedactingFilter())
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redaction()

@@ -1,0 +1,125 @@
+"""The embedded queue: worker processes that poll the orders table.
+
+``dispatch`` has nothing to send, since the orders table itself is the queue: an idle worker
+claims the oldest claimable order within ``poll_interval_seconds``. Workers are separate
+processes, so the API process stays responsive while every core separates audio; a supervisor
+restarts any worker that dies, and the dead worker's order is re-run once its lease expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from yinzi.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedDispatcher:
+    def dispatch(self, order_no: str) -> None:
+        """Nothing to send: idle workers poll the orders table."""
+
+
+class Worker:
+    """One worker's loop: claim and run orders, and do periodic upkeep."""
+
+    def __init__(self, settings: Settings) -> None:
+        from yinzi.context import Context
+
+        self.ctx = Context.build(settings)
+        self._next_upkeep = 0.0
+        self._next_retention = 0.0
+
+    def run_once(self) -> bool:
+        """Run at most one order; returns whether one was run."""
+        from yinzi.runner import run_order
+        from yinzi.services import orders
+
+        self.upkeep()
+        for order_no in orders.next_claimable(self.ctx.db, self.ctx.settings):
+            if run_order(self.ctx, order_no):
+                return True
+        return False
+
+    def upkeep(self, force: bool = False) -> None:
+        from yinzi.services import orders, retention
+
+        now = time.monotonic()
+        if force or now >= self._next_upkeep:
+            self._next_upkeep = now + 5.0
+            for order_no in orders.expire_overdue(self.ctx.db, self.ctx.settings):
+                log.info("order %s ended past its deadline or attempts", order_no)
+        if force or now >= self._next_retention:
+            self._next_retention = now + self.ctx.settings.retention_interval_seconds
+            retention.purge(self.ctx)
+
+    def run_forever(self, stop: threading.Event | Any) -> None:
+        interval = self.ctx.settings.poll_interval_seconds
+        while not stop.is_set():
+            try:
+                ran = self.run_once()
+            except Exception:  # the database may be briefly unavailable; keep going
+                log.exception("worker loop error")
+                ran = False
+            if not ran:
+                stop.wait(interval)
+        self.ctx.close()
+
+
+def worker_main(settings_data: dict[str, Any], stop: Any) -> None:
+    """Entry point of a worker process."""
+    from yinzi.logs import configure_logging
+
+    configure_logging()
+    Worker(Settings.model_validate(settings_data)).run_forever(stop)
+
+
+class WorkerPool:
+    """Starts ``count`` worker processes and restarts any that die."""
+
+    def __init__(self, settings: Settings, count: int | None = None) -> None:
+        self.settings = settings
+        self.count = settings.workers if count is None else count
+        self._mp = multiprocessing.get_context("spawn")
+        self._stop = self._mp.Event()
+        self._procs: list[BaseProcess] = []
+        self._supervisor: threading.Thread | None = None
+        self._closing = threading.Event()
+
+    def start(self) -> None:
+        self._procs = [self._spawn(i) for i in range(self.count)]
+        self._supervisor = threading.Thread(target=self._supervise, daemon=True, name="workers")
+        self._supervisor.start()
+
+    def _spawn(self, index: int) -> BaseProcess:
+        data = self.settings.model_dump(mode="json")
+        proc = self._mp.Process(
+            target=worker_main, args=(data, self._stop), name=f"yinzi-worker-{index}", daemon=True
+        )
+        proc.start()
+        return proc
+
+    def _supervise(self) -> None:
+        while not self._closing.wait(1.0):
+            for i, proc in enumerate(self._procs):
+                if not proc.is_alive() and not self._closing.is_set():
+                    log.warning("worker %s exited (%s); restarting it", proc.name, proc.exitcode)
+                    self._procs[i] = self._spawn(i)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._procs if p.pid is not None]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._closing.set()
+        self._stop.set()
+        for proc in self._procs:
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(2)

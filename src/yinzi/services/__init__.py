@@ -1,0 +1,1 @@
+"""Business logic: accounts, billing and orders. Services never raise HTTP exceptions."""

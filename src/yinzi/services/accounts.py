@@ -1,0 +1,97 @@
+"""Accounts and API keys. Keys are shown once at creation and stored only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from yinzi.db import utcnow
+from yinzi.db.models import Account, ApiKey
+from yinzi.errors import BadRequest, NotFound, Unauthorized
+from yinzi.services import billing
+
+KEY_PREFIX = "yz_"
+
+
+@dataclass(frozen=True)
+class NewKey:
+    id: int
+    key: str
+    """The secret itself: shown once, never stored."""
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_account(
+    session: Session, email: str, *, credits: int = 0, is_admin: bool = False
+) -> tuple[Account, NewKey]:
+    email = email.strip().lower()
+    if "@" not in email:
+        raise BadRequest(f"not an email address: {email!r}")
+    account = Account(email=email, is_admin=is_admin)
+    session.add(account)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise BadRequest(f"an account with email {email} already exists") from exc
+    billing.open_account(session, account.id)
+    if credits:
+        billing.grant(session, account.id, credits, note="initial credits")
+    return account, create_key(session, account)
+
+
+def create_key(session: Session, account: Account, name: str = "default") -> NewKey:
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(account_id=account.id, name=name, prefix=key[:10], key_hash=hash_key(key))
+    session.add(row)
+    session.flush()
+    return NewKey(row.id, key)
+
+
+def authenticate(session: Session, key: str) -> Account:
+    """The account owning an active ``key``; raises Unauthorized otherwise."""
+    account = session.execute(
+        select(Account)
+        .join(ApiKey, ApiKey.account_id == Account.id)
+        .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+    ).scalar_one_or_none()
+    if account is None:
+        raise Unauthorized()
+    return account
+
+
+def find(session: Session, email: str) -> Account:
+    account = session.execute(
+        select(Account).where(Account.email == email.strip().lower())
+    ).scalar_one_or_none()
+    if account is None:
+        raise NotFound(f"no account with email {email}")
+    return account
+
+
+def list_keys(session: Session, account: Account) -> list[ApiKey]:
+    return list(
+        session.execute(select(ApiKey).where(ApiKey.account_id == account.id).order_by(ApiKey.id))
+        .scalars()
+        .all()
+    )
+
+
+def revoke_key(session: Session, key_id: int) -> ApiKey:
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"no API key with id {key_id}")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row
+
+
+def count(session: Session) -> int:
+    return int(session.execute(select(func.count()).select_from(Account)).scalar_one())

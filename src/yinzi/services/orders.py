@@ -1,0 +1,321 @@
+"""Orders: creation, ownership and the state machine.
+
+    pending ──claim──▶ processing ──finish──▶ finish      (cost captured, payStatus paid)
+       │                   │ ╰──────fail────▶ failed      (reason set, credits released)
+       │                   ╰──lease expired──▶ pending*   (*re-claimed by the next worker)
+       ╰──────────deadline passed────────────▶ timeout    (credits released)
+
+Every transition is a compare-and-set ``UPDATE ... WHERE order_no = :n AND <expected state>``
+that raises :class:`StaleClaim` when no row matched, so a lost or doubled queue message, a dead
+worker or a slow one can never run an order twice at once, settle it twice or charge it twice.
+A worker owns an order through its ``claim_token`` while its lease is current.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import string
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from yinzi.db import Database, utcnow
+from yinzi.db.models import Account, Order, Upload
+from yinzi.errors import BadRequest, Conflict, OrderNotFound, YinziError
+from yinzi.services import billing
+from yinzi.services.billing import PayStatus
+from yinzi.settings import Settings
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"  # created, credits held, waiting for a worker
+    PROCESSING = "processing"  # claimed by a worker that holds a current lease
+    FINISH = "finish"  # results stored, cost captured
+    FAILED = "failed"  # ended with a reason; everything held was released
+    TIMEOUT = "timeout"  # the deadline passed first; everything held was released
+
+
+ACTIVE = (OrderStatus.PENDING, OrderStatus.PROCESSING)
+
+
+@dataclass(frozen=True)
+class OrderKind:
+    name: str
+    family: str
+    outputs: tuple[str, ...]
+    """Result businesses, in the order the API lists them."""
+
+
+ORDER_KINDS: dict[str, OrderKind] = {
+    kind.name: kind
+    for kind in (
+        OrderKind("track-separation", "separation", ("vocals", "accompaniment")),
+        OrderKind("extract-voice", "separation", ("vocals",)),
+        OrderKind("extract-music", "separation", ("accompaniment",)),
+    )
+}
+FORMATS = ("mp3", "wav", "flac")
+
+
+class StaleClaim(YinziError):
+    """The order is no longer held by this worker"""
+
+
+def new_order_no() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(18))
+
+
+def request_hash(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def check_source(session: Session, account: Account, source: str) -> None:
+    """``source`` must be an http(s) URL or a file this account uploaded."""
+    if source.lower().startswith(("http://", "https://")):
+        return
+    if "://" in source:
+        raise BadRequest("pathKey must be an http(s) URL or the pathKey of an uploaded file")
+    upload = session.get(Upload, source)
+    if upload is None or upload.account_id != account.id:
+        raise BadRequest("pathKey is not an http(s) URL or a file uploaded with this API key")
+
+
+def create(
+    session: Session,
+    settings: Settings,
+    account: Account,
+    order_type: str,
+    source: str,
+    options: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    fingerprint: str | None = None,
+) -> Order:
+    """Create an order and hold its type's minimum price, in the caller's transaction."""
+    if idempotency_key:
+        existing = _by_idempotency_key(session, account.id, idempotency_key)
+        if existing is not None:
+            return _replay(existing, fingerprint)
+    check_source(session, account, source)
+    now = utcnow()
+    order = Order(
+        order_no=new_order_no(),
+        account_id=account.id,
+        order_type=order_type,
+        status=OrderStatus.PENDING,
+        pay_status=PayStatus.WAITING,
+        message_id=uuid.uuid4().hex,
+        source=source,
+        options=options,
+        held=0,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint,
+        deadline_at=now + timedelta(seconds=settings.order_timeout_seconds),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent request with the same Idempotency-Key won
+        raise Conflict("a request with this Idempotency-Key is already being processed") from exc
+    billing.hold(session, order, settings.prices.for_type(order_type).minimum)
+    return order
+
+
+def _by_idempotency_key(session: Session, account_id: int, key: str) -> Order | None:
+    return session.execute(
+        select(Order).where(Order.account_id == account_id, Order.idempotency_key == key)
+    ).scalar_one_or_none()
+
+
+def _replay(order: Order, fingerprint: str | None) -> Order:
+    if order.request_hash != fingerprint:
+        raise Conflict()
+    return order
+
+
+def get(session: Session, account: Account, order_no: str) -> Order:
+    """The account's order; another account's order is reported as not found."""
+    order = session.get(Order, order_no)
+    if order is None or order.account_id != account.id:
+        raise OrderNotFound()
+    return order
+
+
+# -- worker-side transitions ---------------------------------------------------------------
+
+
+def _claimable(now: datetime, max_attempts: int) -> Any:
+    return (Order.attempts < max_attempts) & or_(
+        Order.status == OrderStatus.PENDING,
+        (Order.status == OrderStatus.PROCESSING) & (Order.lease_until < now),
+    )
+
+
+def claim(db: Database, settings: Settings, order_no: str) -> tuple[Order, str] | None:
+    """Take ``order_no`` if it is waiting or its worker's lease expired; None otherwise."""
+    now = utcnow()
+    token = secrets.token_hex(16)
+    with db.write() as session:
+        matched = session.execute(
+            update(Order)
+            .where(Order.order_no == order_no, _claimable(now, settings.max_attempts))
+            .values(
+                status=OrderStatus.PROCESSING,
+                claim_token=token,
+                lease_until=now + timedelta(seconds=settings.lease_seconds),
+                attempts=Order.attempts + 1,
+                started_at=now,
+                updated_at=now,
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        if matched != 1:
+            return None
+        order = session.get(Order, order_no, populate_existing=True)
+        assert order is not None
+        return order, token
+
+
+def next_claimable(db: Database, settings: Settings, limit: int = 8) -> list[str]:
+    with db.read() as session:
+        rows = session.execute(
+            select(Order.order_no)
+            .where(_claimable(utcnow(), settings.max_attempts))
+            .order_by(Order.created_at)
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
+
+def renew_lease(db: Database, settings: Settings, order_no: str, token: str) -> None:
+    now = utcnow()
+    with db.write() as session:
+        _cas(
+            session,
+            order_no,
+            token,
+            lease_until=now + timedelta(seconds=settings.lease_seconds),
+            updated_at=now,
+        )
+
+
+def _cas(session: Session, order_no: str, token: str, **values: Any) -> Order:
+    """Update the order only while ``token`` still holds it; raise StaleClaim otherwise."""
+    matched = session.execute(
+        update(Order)
+        .where(
+            Order.order_no == order_no,
+            Order.claim_token == token,
+            Order.status == OrderStatus.PROCESSING,
+        )
+        .values(**values)
+    ).rowcount  # type: ignore[attr-defined]
+    if matched != 1:
+        raise StaleClaim()
+    order = session.get(Order, order_no, populate_existing=True)
+    assert order is not None
+    return order
+
+
+def set_duration(
+    db: Database, settings: Settings, order_no: str, token: str, seconds: float
+) -> int:
+    """Record the input's duration and raise the hold to the real price; returns the price."""
+    with db.write() as session:
+        order = _cas(session, order_no, token, duration=seconds, updated_at=utcnow())
+        price = settings.prices.for_type(order.order_type).for_duration(seconds)
+        billing.hold_up_to(session, order, price)
+        return price
+
+
+def finish(
+    db: Database, order_no: str, token: str, results: list[dict[str, str]], cost: int
+) -> None:
+    now = utcnow()
+    with db.write() as session:
+        order = _cas(
+            session,
+            order_no,
+            token,
+            status=OrderStatus.FINISH,
+            results=results,
+            claim_token=None,
+            lease_until=None,
+            finished_at=now,
+            updated_at=now,
+        )
+        billing.capture(session, order, min(cost, order.held))
+
+
+def fail(db: Database, order_no: str, token: str, reason: str) -> None:
+    now = utcnow()
+    with db.write() as session:
+        order = _cas(
+            session,
+            order_no,
+            token,
+            status=OrderStatus.FAILED,
+            reason=reason,
+            claim_token=None,
+            lease_until=None,
+            finished_at=now,
+            updated_at=now,
+        )
+        billing.release(session, order)
+
+
+def expire_overdue(db: Database, settings: Settings) -> list[str]:
+    """End orders past their deadline (``timeout``) or out of attempts (``failed``)."""
+    now = utcnow()
+    with db.read() as session:
+        overdue = session.execute(
+            select(Order.order_no, Order.deadline_at).where(
+                Order.status.in_(ACTIVE),
+                (Order.deadline_at < now)
+                | ((Order.attempts >= settings.max_attempts) & (Order.lease_until < now)),
+            )
+        ).all()
+    ended = []
+    for order_no, deadline in overdue:
+        if deadline < now:
+            status, reason = OrderStatus.TIMEOUT, "the order did not finish before its deadline"
+        else:
+            status = OrderStatus.FAILED
+            reason = f"the order's worker stopped {settings.max_attempts} times; giving up"
+        if _end_active(db, order_no, status, reason, now):
+            ended.append(order_no)
+    return ended
+
+
+def _end_active(
+    db: Database, order_no: str, status: OrderStatus, reason: str, now: datetime
+) -> bool:
+    with db.write() as session:
+        matched = session.execute(
+            update(Order)
+            .where(Order.order_no == order_no, Order.status.in_(ACTIVE))
+            .values(
+                status=status,
+                reason=reason,
+                claim_token=None,
+                lease_until=None,
+                finished_at=now,
+                updated_at=now,
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        if matched != 1:
+            return False
+        order = session.get(Order, order_no, populate_existing=True)
+        assert order is not None
+        billing.release(session, order)
+        return True

@@ -1,0 +1,76 @@
+"""Local-folder storage: objects are files under ``root``; links point at this server."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote, urlencode
+
+from yinzi.errors import BadRequest, NotFound
+from yinzi.storage.signing import sign
+
+CHUNK = 1024 * 1024
+
+
+class LocalStorage:
+    def __init__(self, root: Path, *, base_url: str, secret: bytes) -> None:
+        self.root = root.resolve()
+        self.base_url = base_url.rstrip("/")
+        self.secret = secret
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        """The file for ``key``; refuses any key that would escape the root."""
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root) or path == self.root:
+            raise NotFound("no such file")
+        return path
+
+    def put_file(self, key: str, src: Path) -> None:
+        dest = self.path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(src, dest)
+
+    def put_stream(self, key: str, stream: BinaryIO, *, max_bytes: int) -> int:
+        dest = self.path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(dest.name + ".part")
+        size = 0
+        try:
+            with part.open("wb") as out:
+                while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise BadRequest(f"the file is larger than the limit of {max_bytes} bytes")
+                    out.write(chunk)
+            part.rename(dest)
+        finally:
+            part.unlink(missing_ok=True)
+        return size
+
+    def open_local(self, key: str, workdir: Path) -> Path:
+        path = self.path(key)
+        if not path.is_file():
+            raise NotFound("the uploaded file no longer exists")
+        return path
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def delete_prefix(self, prefix: str) -> int:
+        target = self.path(prefix.rstrip("/"))
+        if target.is_dir():
+            count = sum(1 for p in target.rglob("*") if p.is_file())
+            shutil.rmtree(target, ignore_errors=True)
+            return count
+        if target.is_file():
+            target.unlink()
+            return 1
+        return 0
+
+    def url(self, key: str, *, ttl_seconds: int) -> str:
+        expires = int(time.time()) + ttl_seconds
+        query = urlencode({"expires": expires, "signature": sign(self.secret, key, expires)})
+        return f"{self.base_url}/files/{quote(key)}?{query}"

@@ -1,0 +1,35 @@
+"""HMAC-signed, expiring download links for the local file server."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+
+from yinzi.errors import Forbidden
+
+
+class LinkExpired(Forbidden):
+    """This download link has expired; query the order again for a fresh one"""
+
+
+class LinkInvalid(Forbidden):
+    """This download link is invalid (its signature does not match)"""
+
+
+def sign(secret: bytes, key: str, expires: int) -> str:
+    mac = hmac.new(secret, f"{key}\n{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def verify(secret: bytes, key: str, expires: str, signature: str, now: float | None = None) -> None:
+    """Raise LinkInvalid or LinkExpired unless the link is authentic and current."""
+    try:
+        expires_at = int(expires)
+    except ValueError as exc:
+        raise LinkInvalid() from exc
+    if not hmac.compare_digest(sign(secret, key, expires_at), signature):
+        raise LinkInvalid()
+    if (time.time() if now is None else now) > expires_at:
+        raise LinkExpired()

@@ -1,0 +1,161 @@
+"""Orders: creation with holds, the compare-and-set state machine, races and deadlines."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from helpers import make_settings
+from yinzi.db import Database, utcnow
+from yinzi.db.migrate import upgrade
+from yinzi.db.models import Account, LedgerEntry, Order
+from yinzi.errors import Conflict, InsufficientCredits
+from yinzi.services import accounts, billing, orders
+from yinzi.services.orders import OrderStatus, StaleClaim
+from yinzi.settings import Settings
+
+URL = "https://example.com/song.mp3"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, backend_url: str) -> Settings:
+    return make_settings(tmp_path, database_url=backend_url, lease_seconds=5.0)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    upgrade(settings.db_url)
+    database = Database(settings.db_url)
+    yield database
+    database.dispose()
+
+
+def _account(db: Database, credits: int) -> Account:
+    with db.write() as s:
+        account, _ = accounts.create_account(s, "racer@example.com", credits=credits)
+    return account
+
+
+def _create(db: Database, settings: Settings, account: Account, **kw: str) -> Order:
+    with db.write() as s:
+        return orders.create(s, settings, account, "track-separation", URL, {"format": "mp3"}, **kw)
+
+
+def test_concurrent_creates_never_overdraw(db: Database, settings: Settings) -> None:
+    account = _account(db, 35)  # the minimum is 10: exactly three orders are affordable
+    results: list[str] = []
+    barrier = threading.Barrier(12)
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            _create(db, settings, account)
+            results.append("ok")
+        except InsufficientCredits:
+            results.append("refused")
+
+    threads = [threading.Thread(target=attempt) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("ok") == 3
+    assert results.count("refused") == 9
+    with db.read() as s:
+        assert billing.balance(s, account.id) == billing.BalanceView(available=5, held=30)
+        assert billing.ledger_totals(s, account.id) == billing.BalanceView(available=5, held=30)
+
+
+def test_an_order_is_claimed_by_one_worker_only(db: Database, settings: Settings) -> None:
+    order = _create(db, settings, _account(db, 100))
+    first = orders.claim(db, settings, order.order_no)
+    assert first is not None
+    assert orders.claim(db, settings, order.order_no) is None
+
+
+def test_a_stale_worker_cannot_settle_an_order(db: Database, settings: Settings) -> None:
+    account = _account(db, 100)
+    order = _create(db, settings, account)
+    claimed = orders.claim(db, settings, order.order_no)
+    assert claimed is not None
+    _, stale_token = claimed
+    # the lease runs out (the worker looks dead) and another worker takes the order
+    with db.write() as s:
+        s.execute(update(Order).values(lease_until=utcnow() - timedelta(seconds=1)))
+    again = orders.claim(db, settings, order.order_no)
+    assert again is not None
+    _, fresh_token = again
+    with pytest.raises(StaleClaim):
+        orders.finish(db, order.order_no, stale_token, [], 10)
+    orders.finish(db, order.order_no, fresh_token, [], 10)
+    with pytest.raises(StaleClaim):
+        orders.finish(db, order.order_no, fresh_token, [], 10)
+    with db.read() as s:
+        captures = (
+            s.execute(select(LedgerEntry).where(LedgerEntry.kind == "capture")).scalars().all()
+        )
+        assert len(captures) == 1
+        assert billing.balance(s, account.id).available == 90
+
+
+def test_the_hold_rises_to_the_real_price_once_the_duration_is_known(
+    db: Database, settings: Settings
+) -> None:
+    account = _account(db, 100)
+    order = _create(db, settings, account)
+    claimed = orders.claim(db, settings, order.order_no)
+    assert claimed is not None
+    price = orders.set_duration(db, settings, order.order_no, claimed[1], 181.0)  # 4 minutes
+    assert price == 20
+    with db.read() as s:
+        assert billing.balance(s, account.id) == billing.BalanceView(available=80, held=20)
+
+
+def test_overdue_orders_time_out_and_are_refunded(db: Database, settings: Settings) -> None:
+    account = _account(db, 100)
+    order = _create(db, settings, account)
+    with db.write() as s:
+        s.execute(update(Order).values(deadline_at=utcnow() - timedelta(seconds=1)))
+    assert orders.expire_overdue(db, settings) == [order.order_no]
+    with db.read() as s:
+        ended = s.get(Order, order.order_no)
+        assert ended is not None
+        assert (ended.status, ended.pay_status, ended.cost) == ("timeout", "refunded", 0)
+        assert ended.reason
+        assert billing.balance(s, account.id) == billing.BalanceView(available=100, held=0)
+    assert orders.claim(db, settings, order.order_no) is None
+
+
+def test_an_order_whose_worker_keeps_dying_fails_after_max_attempts(
+    db: Database, settings: Settings
+) -> None:
+    account = _account(db, 100)
+    order = _create(db, settings, account)
+    for _ in range(settings.max_attempts):
+        assert orders.claim(db, settings, order.order_no) is not None
+        with db.write() as s:
+            s.execute(update(Order).values(lease_until=utcnow() - timedelta(seconds=1)))
+    assert orders.claim(db, settings, order.order_no) is None
+    assert orders.expire_overdue(db, settings) == [order.order_no]
+    with db.read() as s:
+        ended = s.get(Order, order.order_no)
+        assert ended is not None and ended.status == OrderStatus.FAILED
+        assert billing.balance(s, account.id).available == 100
+
+
+def test_idempotency_key_returns_the_first_order_or_refuses_a_different_body(
+    db: Database, settings: Settings
+) -> None:
+    account = _account(db, 100)
+    first = _create(db, settings, account, idempotency_key="k1", fingerprint="a")
+    again = _create(db, settings, account, idempotency_key="k1", fingerprint="a")
+    assert again.order_no == first.order_no
+    with pytest.raises(Conflict):
+        _create(db, settings, account, idempotency_key="k1", fingerprint="b")
+    with db.read() as s:
+        assert billing.balance(s, account.id).held == 10
