@@ -30,6 +30,7 @@ Renderer = Callable[[YinziError], Response]
 
 DIALECTS: list[tuple[str, Renderer]] = [
     (open_v1.PREFIX, open_v1.render_error),
+    (files.PREFIX, files.render_error),
 ]
 
 

@@ -21,7 +21,7 @@ from pydantic_settings import (
 
 
 class Price(BaseModel):
-    """Price of one order type: ``max(minimum, per_minute × started minutes of input)``."""
+    """Price of one order type: ``max(minimum, per_minute * started minutes of input)``."""
 
     minimum: int = Field(ge=0, description="Credits held at create, and the least an order costs.")
     per_minute: int = Field(ge=0, description="Credits per started minute of input audio.")

@@ -9,16 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from helpers import make_settings
 from yinzi.db import Database
 from yinzi.db.migrate import upgrade
 from yinzi.db.models import Account, LedgerEntry, Order
 from yinzi.errors import InsufficientCredits
-from yinzi.services import accounts, billing, orders
+from yinzi.services import accounts, billing
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from helpers import make_settings
 from sqlalchemy import select, update
 
-from helpers import make_settings
 from yinzi.db import Database, utcnow
 from yinzi.db.migrate import upgrade
 from yinzi.db.models import Account, LedgerEntry, Order

@@ -5,17 +5,22 @@ from __future__ import annotations
 import mimetypes
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from yinzi.api.deps import ContextDep
-from yinzi.errors import NotFound
+from yinzi.errors import NotFound, YinziError
 from yinzi.storage import LocalStorage
 from yinzi.storage.signing import verify
 
+PREFIX = "/files"
 router = APIRouter(tags=["files"])
 mimetypes.add_type("audio/flac", ".flac")
 mimetypes.add_type("audio/wav", ".wav")
 mimetypes.add_type("audio/mpeg", ".mp3")
+
+
+def render_error(exc: YinziError) -> JSONResponse:
+    return JSONResponse({"code": exc.status, "msg": exc.message}, exc.status)
 
 
 @router.api_route("/files/{key:path}", methods=["GET", "HEAD"])

@@ -1,6 +1,8 @@
 """Open API v1, the platform's own dialect: ``{"code": 0, "data": ..., "msg": "success"}``.
 
-Errors use the same envelope with ``code`` equal to the HTTP status.
+Errors use the same envelope with ``code`` equal to the HTTP status, one of the codes the dialect
+documents: 400 (request error: bad parameters, unknown order, insufficient credits, a reused
+Idempotency-Key), 401 (missing or invalid API key) and 500.
 """
 
 from __future__ import annotations
@@ -27,8 +29,13 @@ def ok(data: Any) -> dict[str, Any]:
     return {"code": 0, "data": data, "msg": "success"}
 
 
+CODES = (400, 401, 500)
+"""The error codes this dialect documents; other statuses map onto them."""
+
+
 def render_error(exc: YinziError) -> JSONResponse:
-    return JSONResponse({"code": exc.status, "data": None, "msg": exc.message}, exc.status)
+    code = exc.status if exc.status in CODES else (500 if exc.status >= 500 else 400)
+    return JSONResponse({"code": code, "data": None, "msg": exc.message}, code)
 
 
 class StuffIn(BaseModel):

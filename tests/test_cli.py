@@ -1,0 +1,74 @@
+"""The administration commands, run as a user would run them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from yinzi.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("YINZI_DATA_DIR", str(tmp_path / "data"))
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    return tmp_path / "data"
+
+
+def _run(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_accounts_create_prints_the_key_alone_on_stdout() -> None:
+    out = _run("accounts", "create", "ada@example.com", "--credits", "50")
+    key = out.strip()
+    assert key.startswith("yz_") and "\n" not in key and len(key) > 30
+    assert _run("credits", "show", "ada@example.com").strip() == (
+        "ada@example.com: available 50, held 0"
+    )
+
+
+def test_credits_grant_adds_to_the_balance() -> None:
+    _run("accounts", "create", "bob@example.com")
+    assert "available 25" in _run("credits", "grant", "bob@example.com", "25")
+    assert "available 35" in _run("credits", "grant", "BOB@example.com", "10")
+
+
+def test_keys_create_list_and_revoke(data_dir: Path) -> None:
+    from yinzi.context import Context
+    from yinzi.errors import Unauthorized
+    from yinzi.services import accounts
+    from yinzi.settings import Settings
+
+    first = _run("accounts", "create", "cy@example.com").strip()
+    second = _run("keys", "create", "cy@example.com", "--name", "ci").strip()
+    assert first != second
+    listing = _run("keys", "list", "cy@example.com")
+    assert "ci" in listing and second[:10] in listing
+    assert first not in listing and second not in listing  # never the whole key
+    ctx = Context.build(Settings())
+    with ctx.db.read() as s:
+        account = accounts.find(s, "cy@example.com")
+        ids = [k.id for k in accounts.list_keys(s, account)]
+    runner.invoke(app, ["keys", "revoke", str(ids[1])])
+    with ctx.db.read() as s:
+        assert accounts.authenticate(s, first).email == "cy@example.com"
+        with pytest.raises(Unauthorized):
+            accounts.authenticate(s, second)
+    ctx.close()
+
+
+def test_keys_are_stored_hashed(data_dir: Path) -> None:
+    key = _run("accounts", "create", "dee@example.com").strip()
+    database = (data_dir / "yinzi.db").read_bytes()
+    assert key.encode() not in database
+
+
+def test_engines_lists_the_default_separator() -> None:
+    assert "separation.spectral" in _run("engines")
