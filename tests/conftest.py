@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers import User, make_settings, new_user
 
 from yinzi.app import create_app
 from yinzi.context import Context
 from yinzi.db.migrate import upgrade
 from yinzi.queue.embedded import Worker
 from yinzi.settings import Settings
+
+from helpers import User, make_settings, new_user
 
 PG_ADMIN_URL = os.environ.get("YINZI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -11,15 +11,16 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-from conftest import FileServer
 from fastapi.testclient import TestClient
-from helpers import User, drain, new_user
 
 from yinzi import media
 from yinzi.context import Context
 from yinzi.media import testing
 from yinzi.queue.embedded import Worker
 from yinzi.settings import Price, Prices
+
+from conftest import FileServer
+from helpers import User, drain, new_user
 
 CREATE = "/api/open/v1/order/create"
 

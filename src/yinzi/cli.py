@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from yinzi.settings import Settings
+
+if TYPE_CHECKING:
+    from yinzi.context import Context
 
 app = typer.Typer(
     help="Yinzi: a self-hosted AI audio platform.",
@@ -27,9 +30,10 @@ app.add_typer(credits_app, name="credits")
 err = Console(stderr=True)
 out = Console()
 BOOTSTRAP_CREDITS = 1000
+_EXAMPLE_BODY = '{"orderType":"track-separation","stuff":{"pathKey":"PATH_KEY_OR_URL"}}'
 
 
-def _context():  # type: ignore[no-untyped-def]
+def _context() -> Context:
     from yinzi.context import Context
 
     return Context.build(Settings())
@@ -104,7 +108,7 @@ def _bootstrap_admin(settings: Settings) -> None:
         f"  curl -s -H 'Authorization: Bearer {key.key}' -F file=@song.mp3 "
         f"{base}/api/open/v1/file/upload\n"
         f"  curl -s -H 'Authorization: Bearer {key.key}' -H 'Content-Type: application/json' \\\n"
-        f'    -d \'{{"orderType":"track-separation","stuff":{{"pathKey":"PATH_KEY_OR_URL"}}}}\' \\\n'
+        f"    -d '{_EXAMPLE_BODY}' \\\n"
         f"    {base}/api/open/v1/order/create\n"
         f"  curl -s -H 'Authorization: Bearer {key.key}' "
         f"'{base}/api/open/v1/order/query?orderNo=ORDER_NO'\n",
@@ -168,9 +172,13 @@ def accounts_list() -> None:
         for acc in session.execute(select(Account).order_by(Account.id)).scalars():
             bal = billing.balance(session, acc.id)
             table.add_row(
-                str(acc.id), acc.email, "yes" if acc.is_admin else "", str(bal.available),
-                str(bal.held), f"{acc.created_at:%Y-%m-%d %H:%M}",
-            )  # fmt: skip
+                str(acc.id),
+                acc.email,
+                "yes" if acc.is_admin else "",
+                str(bal.available),
+                str(bal.held),
+                f"{acc.created_at:%Y-%m-%d %H:%M}",
+            )
     out.print(table)
 
 

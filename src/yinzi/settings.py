@@ -23,8 +23,10 @@ from pydantic_settings import (
 class Price(BaseModel):
     """Price of one order type: ``max(minimum, per_minute * started minutes of input)``."""
 
-    minimum: int = Field(ge=0, description="Credits held at create, and the least an order costs.")
-    per_minute: int = Field(ge=0, description="Credits per started minute of input audio.")
+    minimum: int = Field(
+        10, ge=0, description="Credits held at create, and the least an order costs."
+    )
+    per_minute: int = Field(5, ge=0, description="Credits per started minute of input audio.")
 
     def for_duration(self, seconds: float) -> int:
         started_minutes = max(1, -int(-seconds // 60))
@@ -32,9 +34,12 @@ class Price(BaseModel):
 
 
 class Prices(BaseModel):
-    track_separation: Price = Price(minimum=10, per_minute=5)
-    extract_voice: Price = Price(minimum=10, per_minute=5)
-    extract_music: Price = Price(minimum=10, per_minute=5)
+    """One :class:`Price` per order type. A type whose defaults differ gets a Price subclass, so
+    that overriding one field from the environment keeps the other's default."""
+
+    track_separation: Price = Price()
+    extract_voice: Price = Price()
+    extract_music: Price = Price()
 
     def for_type(self, order_type: str) -> Price:
         price: Price = getattr(self, order_type.replace("-", "_"))

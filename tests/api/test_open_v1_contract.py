@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+
 from helpers import User
 
 SEED_CREATE_EXAMPLES = {

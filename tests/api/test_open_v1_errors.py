@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from helpers import User, new_user
 
 from yinzi.context import Context
+
+from helpers import User, new_user
 
 CREATE = "/api/open/v1/order/create"
 BODY = {"orderType": "track-separation", "stuff": {"pathKey": "https://example.com/a.mp3"}}

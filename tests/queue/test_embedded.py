@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FileServer
-from helpers import User, make_settings, new_user
 from sqlalchemy import select
 
 from yinzi.context import Context
@@ -20,6 +18,9 @@ from yinzi.media import testing
 from yinzi.queue.embedded import WorkerPool
 from yinzi.services import billing, orders
 from yinzi.settings import Price, Prices, Settings
+
+from conftest import FileServer
+from helpers import User, make_settings, new_user
 
 
 @pytest.fixture

@@ -39,10 +39,17 @@ def _order(session: Session, account: Account, no: str) -> Order:
     from yinzi.db import utcnow
 
     order = Order(
-        order_no=no, account_id=account.id, order_type="track-separation", status="pending",
-        pay_status="waiting", message_id=no, source="https://example.com/a.mp3", options={},
-        held=0, deadline_at=utcnow(),
-    )  # fmt: skip
+        order_no=no,
+        account_id=account.id,
+        order_type="track-separation",
+        status="pending",
+        pay_status="waiting",
+        message_id=no,
+        source="https://example.com/a.mp3",
+        options={},
+        held=0,
+        deadline_at=utcnow(),
+    )
     session.add(order)
     session.flush()
     return order

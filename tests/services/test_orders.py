@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from helpers import make_settings
 from sqlalchemy import select, update
 
 from yinzi.db import Database, utcnow
@@ -18,6 +17,8 @@ from yinzi.errors import Conflict, InsufficientCredits
 from yinzi.services import accounts, billing, orders
 from yinzi.services.orders import OrderStatus, StaleClaim
 from yinzi.settings import Settings
+
+from helpers import make_settings
 
 URL = "https://example.com/song.mp3"
 

@@ -40,12 +40,12 @@ def render_error(exc: YinziError) -> JSONResponse:
 
 class StuffIn(BaseModel):
     model_config = ConfigDict(extra="allow")
-    pathKey: str | None = None  # noqa: N815 (the dialect's field name)
+    pathKey: str | None = None
     format: str | None = None
 
 
 class OrderCreate(BaseModel):
-    orderType: str | None = None  # noqa: N815
+    orderType: str | None = None
     stuff: StuffIn | None = None
 
 
@@ -77,9 +77,15 @@ def create_order(
     fingerprint = orders.request_hash(body.model_dump(mode="json"))
     with ctx.db.write() as session:
         order = orders.create(
-            session, ctx.settings, account, order_type, source, options,
-            idempotency_key=idempotency_key, fingerprint=fingerprint,
-        )  # fmt: skip
+            session,
+            ctx.settings,
+            account,
+            order_type,
+            source,
+            options,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )
     dispatcher.dispatch(order.order_no)
     return ok(
         {
@@ -93,7 +99,7 @@ def create_order(
 
 
 @router.get("/order/query")
-def query_order(account: OpenApiAccount, ctx: ContextDep, orderNo: str = "") -> dict[str, Any]:  # noqa: N803
+def query_order(account: OpenApiAccount, ctx: ContextDep, orderNo: str = "") -> dict[str, Any]:
     if not orderNo:
         raise BadRequest("orderNo is required")
     with ctx.db.read() as session:
@@ -145,7 +151,7 @@ def upload_file(
                 filename=name,
                 size=size,
                 content_type=file.content_type,
-            )  # fmt: skip
+            )
         )
     return ok({"pathKey": key})
 

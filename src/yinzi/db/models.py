@@ -8,7 +8,7 @@ and both stay non-negative — enforced by CHECK constraints, not only by Python
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -29,7 +29,11 @@ from yinzi.db import utcnow
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: DateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: DateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
 
 
 class Account(Base):
