@@ -1,0 +1,259 @@
+"""Addresses and sockets for the guarded fetcher: what counts as public, where sockets may go.
+
+httpx resolves nothing itself here. :class:`PinnedBackend` is the only thing that opens sockets,
+and it opens them only to the addresses the fetcher checked and pinned for a host name; a host
+with no pin is refused. HTTP ``Host`` headers and TLS (SNI and certificate checks) keep using the
+original host name, because httpcore passes the origin's host name to ``start_tls``.
+
+Every read, write, connect and TLS handshake is capped by the remaining time to one deadline, so
+a server that trickles bytes cannot stretch a download past its total time limit.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import httpcore
+import httpx
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_SHARED = ipaddress.IPv4Network("100.64.0.0/10")
+_METADATA = frozenset(
+    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
+
+
+def is_public_address(ip: IPAddress) -> bool:
+    """True when ``ip`` is a globally routable unicast address, judged by what it really reaches.
+
+    IPv4 inside IPv6 (mapped ``::ffff:a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4, Teredo) is judged
+    by the IPv4 address; ``is_global`` alone is not trusted (it passes multicast, for one).
+    """
+    return why_not_public(ip) is None
+
+
+def is_metadata_address(ip: IPAddress) -> bool:
+    """True for a cloud metadata endpoint (169.254.169.254, fd00:ec2::254), however written."""
+    embedded = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else ()
+    return any(address in _METADATA for address in (ip, *embedded))
+
+
+def why_not_public(ip: IPAddress) -> str | None:
+    """What kind of non-public address ``ip`` is ("a loopback address"), or None if public."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded:
+            reasons = [r for r in map(why_not_public, embedded) if r]
+            return f"{reasons[0]} written as IPv6" if reasons else None
+    checks = (
+        (ip in _METADATA, "the cloud metadata address"),
+        (ip.is_unspecified, "the unspecified address"),
+        (ip.is_loopback, "a loopback address"),
+        (ip.is_link_local, "a link-local address"),
+        (ip.is_multicast, "a multicast address"),
+        (
+            isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED,
+            "a shared (carrier-grade NAT) address",
+        ),
+        (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local, "a site-local address"),
+        (ip.is_reserved, "a reserved address"),
+        (ip.is_private, "a private address"),
+        (not ip.is_global, "not a public address"),
+    )
+    return next((reason for failed, reason in checks if failed), None)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    if ip.ipv4_mapped:
+        return (ip.ipv4_mapped,)
+    if ip in _NAT64:
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    if ip.sixtofour:
+        return (ip.sixtofour,)
+    return ip.teredo or ()
+
+
+def resolve_host(host: str, port: int) -> list[IPAddress]:
+    """Every TCP address ``host`` resolves to, in the resolver's order (the production resolver)."""
+    addresses: dict[IPAddress, None] = {}
+    for family, _, _, _, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        if family in (socket.AF_INET, socket.AF_INET6) and isinstance(sockaddr[0], str):
+            addresses[ipaddress.ip_address(sockaddr[0])] = None
+    return list(addresses)
+
+
+# httpcore's exceptions and the httpx ones callers catch; same names, same meanings.
+_EXCEPTIONS: dict[type[Exception], type[httpx.TransportError]] = {
+    httpcore.ConnectTimeout: httpx.ConnectTimeout,
+    httpcore.ReadTimeout: httpx.ReadTimeout,
+    httpcore.WriteTimeout: httpx.WriteTimeout,
+    httpcore.PoolTimeout: httpx.PoolTimeout,
+    httpcore.TimeoutException: httpx.TimeoutException,
+    httpcore.ConnectError: httpx.ConnectError,
+    httpcore.ReadError: httpx.ReadError,
+    httpcore.WriteError: httpx.WriteError,
+    httpcore.NetworkError: httpx.NetworkError,
+    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+    httpcore.LocalProtocolError: httpx.LocalProtocolError,
+    httpcore.ProtocolError: httpx.ProtocolError,
+    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+    httpcore.ProxyError: httpx.ProxyError,
+}
+
+
+@contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        for cls in type(exc).__mro__:
+            if cls in _EXCEPTIONS:
+                raise _EXCEPTIONS[cls](str(exc)) from exc
+        raise
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A stream whose every operation waits at most until the deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadline: float) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _capped(timeout, self._deadline, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _capped(timeout, self._deadline, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _capped(timeout, self._deadline, httpcore.ConnectTimeout)
+        return _DeadlineStream(
+            self._inner.start_tls(ssl_context, server_hostname, timeout), self._deadline
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+def _capped(timeout: float | None, deadline: float, expired: type[Exception]) -> float:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise expired("the time limit ran out")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class PinnedBackend(httpcore.NetworkBackend):
+    """Opens TCP connections only to pinned, already checked addresses, within a deadline."""
+
+    def __init__(self, deadline: float) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._deadline = deadline
+        self._pins: dict[str, tuple[IPAddress, ...]] = {}
+
+    def pin(self, host: str, addresses: Sequence[IPAddress]) -> None:
+        """Let connections to ``host`` (as httpx spells it: IDNA, no brackets) use these only."""
+        self._pins[host] = tuple(addresses)
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = self._pins.get(host)
+        if not addresses:
+            raise httpcore.ConnectError(f"refusing to connect to {host}: it was not checked")
+        options = list(socket_options or ())
+        failure: Exception | None = None
+        for address in addresses:  # in resolver order, as socket.create_connection would
+            timeout_now = _capped(timeout, self._deadline, httpcore.ConnectTimeout)
+            try:
+                stream = self._inner.connect_tcp(
+                    str(address), port, timeout_now, local_address, options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+                continue
+            return _DeadlineStream(stream, self._deadline)
+        assert failure is not None
+        raise failure
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("refusing to connect to a Unix socket")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _ResponseStream(httpx.SyncByteStream):
+    def __init__(self, response: httpcore.Response) -> None:
+        self._response = response
+
+    def __iter__(self) -> Iterator[bytes]:
+        stream = self._response.stream
+        assert isinstance(stream, Iterable)
+        with _as_httpx_errors():
+            yield from stream
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class PinnedTransport(httpx.BaseTransport):
+    """An httpx transport over an httpcore pool that connects through a :class:`PinnedBackend`.
+
+    No proxies, no Unix sockets, HTTP/1.1 only; httpcore errors surface as the httpx ones.
+    """
+
+    def __init__(self, backend: PinnedBackend, ssl_context: ssl.SSLContext) -> None:
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context, network_backend=backend, http1=True, http2=False
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _as_httpx_errors():
+            response = self._pool.handle_request(core_request)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(response),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self._pool.close()
