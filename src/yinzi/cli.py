@@ -64,7 +64,9 @@ def serve(
     from yinzi.logs import configure_logging, install_redaction
     from yinzi.queue.embedded import WorkerPool
 
-    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v}
+    overrides = {
+        k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None
+    }
     settings = Settings(**overrides)  # type: ignore[arg-type]
     configure_logging()
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -13,7 +13,7 @@ import tempfile
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from yinzi import media
 from yinzi.context import Context
@@ -21,6 +21,7 @@ from yinzi.db.models import Order
 from yinzi.engines import registry
 from yinzi.engines.separation.base import Separator
 from yinzi.errors import YinziError
+from yinzi.media import OutputFormat
 from yinzi.services import orders
 from yinzi.services.orders import ORDER_KINDS, StaleClaim
 
@@ -38,8 +39,8 @@ def run_order(ctx: Context, order_no: str) -> bool:
     log.info("order %s claimed (attempt %d)", order_no, order.attempts)
     try:
         with Lease(ctx, order_no, token) as lease:
-            results, cost = _process(ctx, order, prefix, lease)
-            orders.finish(ctx.db, order_no, token, results, cost)
+            results, seconds = _process(ctx, order, prefix, lease)
+            cost = orders.finish(ctx.db, ctx.settings, order_no, token, results, seconds)
         log.info("order %s finished, cost %d", order_no, cost)
     except StaleClaim:
         log.warning("order %s was taken from this worker; its results are discarded", order_no)
@@ -65,27 +66,26 @@ def _fail(ctx: Context, order_no: str, token: str, exc: Exception) -> None:
 
 def _process(
     ctx: Context, order: Order, prefix: str, lease: Lease
-) -> tuple[list[dict[str, str]], int]:
+) -> tuple[list[dict[str, str]], float]:
+    """Produce and store the order's results; returns them with the seconds of audio decoded."""
     kind = ORDER_KINDS[order.order_type]
-    fmt = str(order.options.get("format", "mp3"))
+    fmt = cast(OutputFormat, order.options.get("format", "mp3"))
     tmp_root = ctx.settings.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
         work = Path(tmp)
         source = _obtain_input(ctx, order, work)
         info = media.probe(source)
-        price = orders.set_duration(
-            ctx.db, ctx.settings, order.order_no, lease.token, info.duration
-        )
+        orders.set_duration(ctx.db, ctx.settings, order.order_no, lease.token, info.duration)
         engine = _engine(ctx.settings.separation_engine)
         outputs = {stem: work / f"{stem}.{fmt}" for stem in kind.outputs}
-        _separate(engine, source, outputs, fmt, lease)
+        seconds = _separate(engine, source, outputs, fmt, lease)
         results = []
         for stem, path in outputs.items():
             key = prefix + path.name
             ctx.storage.put_file(key, path)
             results.append({"name": path.name, "business": stem, "key": key})
-    return results, price
+    return results, seconds
 
 
 def _obtain_input(ctx: Context, order: Order, work: Path) -> Path:
@@ -95,11 +95,12 @@ def _obtain_input(ctx: Context, order: Order, work: Path) -> Path:
 
 
 def _separate(
-    engine: Separator, source: Path, outputs: dict[str, Path], fmt: str, lease: Lease
-) -> None:
+    engine: Separator, source: Path, outputs: dict[str, Path], fmt: OutputFormat, lease: Lease
+) -> float:
+    """Stream the input through the engine into one encoder per stem; returns seconds decoded."""
     blocks = media.read_blocks(source, sample_rate=engine.sample_rate, channels=2)
     writers = {
-        stem: media.AudioWriter(path, format=fmt, sample_rate=engine.sample_rate, channels=2)  # type: ignore[arg-type]
+        stem: media.AudioWriter(path, format=fmt, sample_rate=engine.sample_rate, channels=2)
         for stem, path in outputs.items()
     }
     try:
@@ -109,6 +110,8 @@ def _separate(
     finally:
         for writer in writers.values():
             writer.close()
+    first = next(iter(writers.values()))
+    return first.samples_written / engine.sample_rate
 
 
 def _engine(name: str) -> Separator:

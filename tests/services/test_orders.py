@@ -92,10 +92,10 @@ def test_a_stale_worker_cannot_settle_an_order(db: Database, settings: Settings)
     assert again is not None
     _, fresh_token = again
     with pytest.raises(StaleClaim):
-        orders.finish(db, order.order_no, stale_token, [], 10)
-    orders.finish(db, order.order_no, fresh_token, [], 10)
+        orders.finish(db, settings, order.order_no, stale_token, [], 60.0)
+    orders.finish(db, settings, order.order_no, fresh_token, [], 60.0)
     with pytest.raises(StaleClaim):
-        orders.finish(db, order.order_no, fresh_token, [], 10)
+        orders.finish(db, settings, order.order_no, fresh_token, [], 60.0)
     with db.read() as s:
         captures = (
             s.execute(select(LedgerEntry).where(LedgerEntry.kind == "capture")).scalars().all()
@@ -160,3 +160,34 @@ def test_idempotency_key_returns_the_first_order_or_refuses_a_different_body(
         _create(db, settings, account, idempotency_key="k1", fingerprint="b")
     with db.read() as s:
         assert billing.balance(s, account.id).held == 10
+
+
+def test_the_cost_follows_the_decoded_length_not_the_header(
+    db: Database, settings: Settings
+) -> None:
+    account = _account(db, 100)
+    order = _create(db, settings, account)
+    claimed = orders.claim(db, settings, order.order_no)
+    assert claimed is not None
+    orders.set_duration(db, settings, order.order_no, claimed[1], 30.0)  # the header says 30 s
+    assert orders.finish(db, settings, order.order_no, claimed[1], [], 181.0) == 20  # 4 minutes
+    with db.read() as s:
+        assert billing.balance(s, account.id) == billing.BalanceView(available=80, held=0)
+
+
+def test_a_file_longer_than_declared_that_the_balance_cannot_cover_does_not_finish(
+    db: Database, settings: Settings
+) -> None:
+    account = _account(db, 15)
+    order = _create(db, settings, account)
+    claimed = orders.claim(db, settings, order.order_no)
+    assert claimed is not None
+    with pytest.raises(InsufficientCredits):
+        orders.finish(db, settings, order.order_no, claimed[1], [], 600.0)
+    with db.read() as s:
+        still = s.get(Order, order.order_no)
+        assert still is not None and still.status == OrderStatus.PROCESSING
+        assert billing.balance(s, account.id) == billing.BalanceView(available=5, held=10)
+    orders.fail(db, order.order_no, claimed[1], "ErrorCode.USER_BLANCE_NOT_ENOUGH")
+    with db.read() as s:
+        assert billing.balance(s, account.id) == billing.BalanceView(available=15, held=0)

@@ -29,7 +29,7 @@ def _finished_order(ctx: Context, user: User, tmp_path: Path) -> str:
     (tmp_path / "v.mp3").write_bytes(b"audio")
     ctx.storage.put_file(key, tmp_path / "v.mp3")
     results = [{"name": "vocals.mp3", "business": "vocals", "key": key}]
-    orders.finish(ctx.db, order.order_no, claimed[1], results, 10)
+    orders.finish(ctx.db, ctx.settings, order.order_no, claimed[1], results, 30.0)
     return order.order_no
 
 

@@ -239,8 +239,19 @@ def set_duration(
 
 
 def finish(
-    db: Database, order_no: str, token: str, results: list[dict[str, str]], cost: int
-) -> None:
+    db: Database,
+    settings: Settings,
+    order_no: str,
+    token: str,
+    results: list[dict[str, str]],
+    seconds: float,
+) -> int:
+    """Settle a finished order at the price of the ``seconds`` actually decoded.
+
+    The price is computed from the decoded length, not the header's claim: if the file held more
+    than it declared, the hold is raised here (or the whole transition fails with
+    InsufficientCredits); if it held less, only what was processed is charged. Returns the cost.
+    """
     now = utcnow()
     with db.write() as session:
         order = _cas(
@@ -249,12 +260,16 @@ def finish(
             token,
             status=OrderStatus.FINISH,
             results=results,
+            duration=seconds,
             claim_token=None,
             lease_until=None,
             finished_at=now,
             updated_at=now,
         )
-        billing.capture(session, order, min(cost, order.held))
+        price = settings.prices.for_type(order.order_type).for_duration(seconds)
+        billing.hold_up_to(session, order, price)
+        billing.capture(session, order, price)
+        return price
 
 
 def fail(db: Database, order_no: str, token: str, reason: str) -> None:
