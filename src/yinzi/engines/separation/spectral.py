@@ -1,0 +1,203 @@
+"""``separation.spectral``: weight-free vocals / accompaniment separation with numpy and scipy.
+
+Method. The stereo mixture goes through a streaming STFT (2048-point square-root Hann, hop 512).
+A soft vocal mask is the product of four cues, each a value in [0, 1] per time-frequency bin:
+
+- repetition: the magnitude that exceeds a REPET-SIM background model (the median of the most
+  similar frames in the last ``history_seconds``) is foreground, i.e. ``1 - min(B, |X|) / |X|``;
+- centre: lead vocals are panned to the middle, so ``exp(-|L - R|^2 / (|L|^2 + |R|^2) / w)``
+  (1 for mono input);
+- band: a 4th-order high-pass shape below ``low_cut_hz`` leaves bass and kick to the
+  accompaniment; above ``high_cut_hz`` (little voice, mostly cymbals) everything is
+  accompaniment, which also saves the background model a quarter of its work;
+- pitch: the predominant f0 of the foreground estimate so far is tracked (harmonic summation and
+  Viterbi, see ``_pitch``) and a harmonic comb on that f0 keeps the voice's partials while
+  attenuating what lies between them by ``comb_floor``.
+
+Vocals are ``mask * X`` and accompaniment ``(1 - mask) * X``; since the STFT reconstructs
+perfectly, the two stems always add up to the mixture.
+
+Invariants. Frames sit at absolute sample positions and chunks of ``chunk_frames`` are processed
+with a fixed look-ahead, so the output does not depend on how the input was cut into blocks.
+Each stem yields exactly as many samples as went in (the tail is flushed with zero padding).
+State is bounded (the history, one chunk and its look-ahead), so memory does not grow with the
+stream's duration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from yinzi.engines.separation._pitch import PitchTracker, harmonic_comb
+from yinzi.engines.separation._repetition import RepetitionModel
+from yinzi.engines.separation._stft import FrameAnalyser, Frames, OverlapAdd
+from yinzi.engines.separation.base import Block, Progress
+
+N_FFT = 2048
+HOP = 512
+
+
+@dataclass(frozen=True)
+class SpectralOptions:
+    """Tuning knobs; the defaults are generic, not fitted to any particular recording."""
+
+    chunk_frames: int = 128  # frames masked per step (about 1.5 s)
+    lookahead_frames: int = 256  # future frames the background model may use (latency ~4.5 s)
+    history_seconds: float = 20.0  # past audio the background model searches; bounds memory
+    neighbours: int = 100  # similar frames whose median is the background
+    exclusion_seconds: float = 1.5  # never match frames this close (a held note is not a repeat)
+    feature_max_hz: float = 8600.0  # band used to measure frame similarity
+    centre_width: float = 0.6  # tolerance of the centre cue to left/right difference
+    low_cut_hz: float = 150.0  # below this the mix goes mostly to the accompaniment
+    high_cut_hz: float = 16000.0  # above this it goes entirely to the accompaniment
+    comb_floor: float = 0.5  # mask kept between the voice's harmonics
+    comb_width_bins: float = 0.8  # half-width of a harmonic's Gaussian at low frequency
+    comb_growth: float = 0.004  # extra width per bin of harmonic frequency (vibrato)
+    pitch_jump_cost: float = 0.15  # Viterbi cost per 1/3 semitone of f0 change per frame
+    pitch_lookahead_frames: int = 8  # frames past the chunk used to settle the f0 path
+
+
+class SpectralSeparator:
+    name: str = "separation.spectral"
+    sample_rate: int = 44100
+    stems: tuple[str, ...] = ("vocals", "accompaniment")
+
+    def __init__(self, *, options: SpectralOptions | None = None, **overrides: Any) -> None:
+        """Use ``options`` (default: `SpectralOptions()`) with any field overridden by name."""
+        self.options = replace(options or SpectralOptions(), **overrides)
+
+    def separate(
+        self,
+        blocks: Iterable[Block],
+        stems: Sequence[str],
+        progress: Progress | None = None,
+    ) -> Iterator[dict[str, Block]]:
+        unknown = [stem for stem in stems if stem not in self.stems]
+        if unknown:
+            raise ValueError(f"unknown stem(s) {unknown}; this engine makes {self.stems}")
+        stream: _Stream | None = None
+        seen = 0
+        for block in blocks:
+            block = np.asarray(block, np.float32)
+            stream = stream or _Stream(block.shape[0], self.sample_rate, self.options)
+            if block.shape[0] != stream.channels:
+                raise ValueError(f"block has {block.shape[0]} channels, expected {stream.channels}")
+            seen += block.shape[1]
+            yield from _select(stream.push(block), stems)
+            if progress is not None:
+                progress(seen / self.sample_rate)
+        if stream is not None:
+            yield from _select(stream.finish(), stems)
+
+
+def _select(pair: tuple[Block, Block], stems: Sequence[str]) -> Iterator[dict[str, Block]]:
+    vocals, accompaniment = pair
+    if vocals.shape[1]:
+        by_name = {"vocals": vocals, "accompaniment": accompaniment}
+        yield {stem: by_name[stem] for stem in stems}
+
+
+class _Stream:
+    """Separation state for one stream of blocks with a fixed channel count."""
+
+    def __init__(self, channels: int, rate: int, options: SpectralOptions) -> None:
+        self.options = options
+        self.channels = channels
+        self.total = 0
+        self.emitted = 0
+        bin_hz = rate / N_FFT
+        bins = N_FFT // 2 + 1
+        self._analyser = FrameAnalyser(channels, N_FFT, HOP)
+        self._vocals = OverlapAdd(channels, N_FFT, HOP)
+        self._accompaniment = OverlapAdd(channels, N_FFT, HOP)
+        self._pending: Frames = np.zeros((channels, 0, bins), np.complex64)
+        frame_rate = rate / HOP
+        self._repetition = RepetitionModel(
+            neighbours=options.neighbours,
+            history=int(options.history_seconds * frame_rate),
+            exclusion=int(options.exclusion_seconds * frame_rate),
+            feature_bins=int(options.feature_max_hz / bin_hz),
+        )
+        freqs = np.arange(bins, dtype=np.float64) * bin_hz
+        self._model_bins = int(np.searchsorted(freqs, options.high_cut_hz))
+        self._band = _band_pass(freqs[: self._model_bins], options.low_cut_hz)
+        self._pitch = PitchTracker(bin_hz, self._model_bins, jump_cost=options.pitch_jump_cost)
+        self._bin_hz = bin_hz
+        self._bins = bins
+
+    def push(self, block: Block) -> tuple[Block, Block]:
+        self.total += block.shape[1]
+        self._pending = np.concatenate([self._pending, self._analyser.push(block)], axis=1)
+        ready = self.options.chunk_frames + self.options.lookahead_frames
+        return self._drain(lambda pending: pending >= ready)
+
+    def finish(self) -> tuple[Block, Block]:
+        """Flush: pad with zeros so every input sample is covered, then trim to the input length."""
+        channels = self._pending.shape[0]
+        padding = np.zeros((channels, N_FFT), np.float32)
+        self._pending = np.concatenate([self._pending, self._analyser.push(padding)], axis=1)
+        vocals, accompaniment = self._drain(lambda pending: pending > 0)
+        keep = self.total - self.emitted + vocals.shape[1]
+        return vocals[:, :keep], accompaniment[:, :keep]
+
+    def _drain(self, more: Callable[[int], bool]) -> tuple[Block, Block]:
+        vocal_parts: list[Block] = []
+        accompaniment_parts: list[Block] = []
+        while more(self._pending.shape[1]):
+            count = min(self.options.chunk_frames, self._pending.shape[1])
+            mask = self._vocal_mask(self._pending, count)
+            chunk = self._pending[:, :count]
+            vocal_parts.append(self._vocals.push((chunk * mask).astype(np.complex64)))
+            accompaniment_parts.append(
+                self._accompaniment.push((chunk * (1 - mask)).astype(np.complex64))
+            )
+            self._pending = self._pending[:, count:]
+        channels = self._pending.shape[0]
+        empty = np.zeros((channels, 0), np.float32)
+        vocals = np.concatenate([empty, *vocal_parts], axis=1)
+        accompaniment = np.concatenate([empty, *accompaniment_parts], axis=1)
+        self.emitted += vocals.shape[1]
+        return vocals, accompaniment
+
+    def _vocal_mask(self, spectra: Frames, count: int) -> Block:
+        """Vocal mask ``(count, bins)`` for the first ``count`` frames of ``spectra``."""
+        options = self.options
+        spectra = spectra[:, :, : self._model_bins]
+        mags = np.abs(spectra).mean(axis=0).astype(np.float32)
+        horizon = count + min(options.pitch_lookahead_frames, spectra.shape[1] - count)
+        background = self._repetition.background(mags, horizon, count)
+        foreground = 1.0 - np.minimum(background, mags[:horizon]) / (mags[:horizon] + 1e-9)
+        centre = _centre(spectra[:, :horizon], options.centre_width)
+        mask = foreground * self._band * centre
+        f0 = self._pitch.track(mags[:horizon] * mask, count)
+        comb = harmonic_comb(
+            f0,
+            self._bin_hz,
+            mags.shape[1],
+            width=options.comb_width_bins,
+            growth=options.comb_growth,
+        )
+        voiced = mask[:count] * (options.comb_floor + (1 - options.comb_floor) * comb)
+        above = np.zeros((count, self._bins - self._model_bins), np.float32)
+        return np.concatenate([voiced.astype(np.float32), above], axis=1)
+
+
+def _centre(spectra: Frames, width: float) -> Block:
+    """How centred each bin is, 1 for a source panned to the middle (always 1 for mono)."""
+    if spectra.shape[0] != 2:
+        return np.ones(spectra.shape[1:], np.float32)
+    left, right = spectra[0], spectra[1]
+    power = np.abs(left) ** 2 + np.abs(right) ** 2 + 1e-12
+    centre = np.exp(-(np.abs(left - right) ** 2) / power / width)
+    return np.asarray(centre, np.float32)
+
+
+def _band_pass(freqs: npt.NDArray[np.float64], low_cut_hz: float) -> Block:
+    """A smooth 4th-order high-pass shape: 0 well below ``low_cut_hz``, 1 well above."""
+    ratio = low_cut_hz / np.maximum(freqs, 1.0)
+    return np.asarray(1.0 / (1.0 + ratio**4), np.float32)

@@ -1,0 +1,177 @@
+"""Tests for the weight-free ``separation.spectral`` engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from yinzi.engines.separation.base import Separator
+from yinzi.engines.separation.spectral import SpectralSeparator
+
+Audio = npt.NDArray[np.float32]
+RATE = SpectralSeparator.sample_rate
+STEMS = ("vocals", "accompaniment")
+
+
+def cut(audio: Audio, sizes: Iterable[int]) -> Iterator[Audio]:
+    """Cut ``audio`` into blocks of the given sizes, cycling them until it is used up."""
+    sizes = list(sizes)
+    start, index = 0, 0
+    while start < audio.shape[1]:
+        size = sizes[index % len(sizes)]
+        yield audio[:, start : start + size]
+        start += size
+        index += 1
+
+
+def run(engine: SpectralSeparator, blocks: Iterable[Audio]) -> dict[str, Audio]:
+    parts: dict[str, list[Audio]] = {stem: [] for stem in STEMS}
+    for out in engine.separate(blocks, STEMS):
+        for stem, block in out.items():
+            assert block.dtype == np.float32
+            parts[stem].append(block)
+    return {
+        stem: np.concatenate(p, axis=1) if p else np.zeros((0, 0), np.float32)
+        for stem, p in parts.items()
+    }
+
+
+def noise(channels: int, samples: int, seed: int = 0) -> Audio:
+    return np.random.default_rng(seed).normal(0, 0.1, (channels, samples)).astype(np.float32)
+
+
+def si_sdr(reference: Audio, estimate: Audio) -> float:
+    ref, est = reference.astype(np.float64).ravel(), estimate.astype(np.float64).ravel()
+    target = np.dot(est, ref) / np.dot(ref, ref) * ref
+    return float(10 * np.log10(np.dot(target, target) / np.dot(est - target, est - target)))
+
+
+def small_engine() -> SpectralSeparator:
+    """Tiny chunks, so short signals still go through several chunks and the flush."""
+    return SpectralSeparator(chunk_frames=4, lookahead_frames=3, pitch_lookahead_frames=2)
+
+
+def test_it_is_a_separator() -> None:
+    engine: Separator = SpectralSeparator()
+    assert engine.name == "separation.spectral"
+    assert engine.stems == STEMS
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize(
+    ("samples", "sizes"),
+    [
+        (1, [1]),
+        (777, [1]),
+        (3000, [1]),
+        (5000, [1, 2, 3, 5, 8, 13]),
+        (9000, [9000]),
+        (9000, [4096, 1, 2047, 100]),
+        (12345, [441]),
+    ],
+)
+def test_output_has_exactly_the_input_length(channels: int, samples: int, sizes: list[int]) -> None:
+    out = run(small_engine(), cut(noise(channels, samples), sizes))
+    for stem in STEMS:
+        assert out[stem].shape == (channels, samples)
+
+
+def test_default_engine_output_length_over_several_chunks() -> None:
+    samples = RATE * 5 + 17
+    out = run(SpectralSeparator(), cut(noise(2, samples), [RATE // 3, 1, 1000]))
+    assert out["vocals"].shape == out["accompaniment"].shape == (2, samples)
+
+
+def test_stems_add_up_to_the_mixture() -> None:
+    mixture = noise(2, RATE * 2)
+    out = run(SpectralSeparator(), cut(mixture, [RATE]))
+    np.testing.assert_allclose(out["vocals"] + out["accompaniment"], mixture, atol=1e-5)
+
+
+@pytest.mark.parametrize("sizes", [[1000], [1, 4097, 333], [RATE]])
+def test_block_pattern_does_not_change_the_result(sizes: list[int]) -> None:
+    mixture = noise(2, RATE * 4, seed=3)
+    whole = run(SpectralSeparator(), [mixture])
+    streamed = run(SpectralSeparator(), cut(mixture, sizes))
+    for stem in STEMS:
+        np.testing.assert_allclose(streamed[stem], whole[stem], atol=1e-5)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_silence_gives_silence(channels: int) -> None:
+    out = run(SpectralSeparator(), cut(np.zeros((channels, RATE * 3), np.float32), [RATE]))
+    for stem in STEMS:
+        assert np.all(np.isfinite(out[stem]))
+        assert np.max(np.abs(out[stem])) < 1e-7
+
+
+def test_empty_input_yields_nothing() -> None:
+    engine = SpectralSeparator()
+    assert list(engine.separate([], STEMS)) == []
+    assert list(engine.separate([np.zeros((2, 0), np.float32)], STEMS)) == []
+
+
+def test_only_requested_stems_are_yielded() -> None:
+    outs = list(SpectralSeparator().separate([noise(2, RATE)], ["accompaniment"]))
+    assert outs
+    assert all(set(out) == {"accompaniment"} for out in outs)
+
+
+def test_unknown_stem_and_channel_change_are_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown stem"):
+        list(SpectralSeparator().separate([noise(2, 10)], ["drums"]))
+    with pytest.raises(ValueError, match="channels"):
+        list(SpectralSeparator().separate([noise(2, 10), noise(1, 10)], STEMS))
+
+
+def test_progress_reports_input_seconds() -> None:
+    seen: list[float] = []
+    blocks = cut(noise(1, RATE * 2), [RATE // 2])
+    list(SpectralSeparator().separate(blocks, STEMS, progress=seen.append))
+    assert seen == [0.5, 1.0, 1.5, 2.0]
+
+
+def test_long_input_streams_with_bounded_latency() -> None:
+    """Ten minutes of quiet noise: the first output comes long before the input ends."""
+    consumed = 0
+
+    def ten_minutes() -> Iterator[Audio]:
+        nonlocal consumed
+        for second in range(600):
+            consumed += 1
+            yield noise(2, RATE, seed=second) * np.float32(0.01)
+
+    first = next(SpectralSeparator().separate(ten_minutes(), STEMS))
+    assert first["vocals"].shape[0] == 2
+    assert consumed <= 8
+
+
+def synthetic_song(seconds: float = 8.0) -> tuple[Audio, Audio]:
+    """A centre-panned vibrato "voice" over a wide, repeating harmonic and percussive backing."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    melody = 220.0 * 2 ** (np.array([0, 3, 5, 7, 10, 8, 12, 2, 4, 9, 1, 6]) / 12)
+    f0 = melody[(t / 0.7).astype(int) % len(melody)]  # notes never line up with the 1-s loop
+    f0 = f0 * 2 ** (0.4 / 12 * np.sin(2 * np.pi * 5.5 * t))
+    phase = 2 * np.pi * np.cumsum(f0) / RATE
+    voice = sum(np.sin(h * phase) / h for h in range(1, 16)) * 0.03
+    voice = np.stack([voice, voice])
+    loop_t = t % 1.0
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (130.8, 164.8, 196.0, 329.6)) * 0.05
+    chord = chord * np.exp(-2 * loop_t)
+    hat = np.random.default_rng(1).normal(0, 0.1, len(t)) * np.exp(-40 * ((t * 4) % 1.0))
+    backing = np.stack([0.9 * chord + 0.2 * hat, 0.3 * chord + 0.8 * hat])
+    return (voice + backing).astype(np.float32), voice.astype(np.float32)
+
+
+def test_separation_improves_a_synthetic_voice() -> None:
+    mixture, voice = synthetic_song()
+    out = run(SpectralSeparator(), cut(mixture, [RATE]))
+    floor = si_sdr(voice, mixture)
+    gain_vocals = si_sdr(voice, out["vocals"]) - floor
+    gain_backing = si_sdr(mixture - voice, out["accompaniment"]) - si_sdr(mixture - voice, mixture)
+    # a pass-through or constant-gain engine scores 0 dB on both; this one about +8 and +6 dB
+    assert gain_vocals > 5.0
+    assert gain_backing > 4.0
