@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from yinzi.db import Database
 from yinzi.fetcher import FetchPolicy, GuardedFetcher
+from yinzi.services.accounts import KeyCache
 from yinzi.settings import Settings
 from yinzi.storage import LocalStorage, Storage
 
@@ -16,6 +17,7 @@ class Context:
     db: Database
     storage: Storage
     fetcher: GuardedFetcher
+    keys: KeyCache
 
     @classmethod
     def build(cls, settings: Settings) -> Context:
@@ -28,6 +30,7 @@ class Context:
             db=Database(settings.db_url),
             storage=storage,
             fetcher=GuardedFetcher(FetchPolicy.from_settings(settings.fetch)),
+            keys=KeyCache(settings.auth_cache_seconds),
         )
 
     def close(self) -> None:

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
         None, description="Secret that signs download links; generated in the data folder if unset."
     )
     link_ttl_seconds: int = Field(3600, description="How long a download link stays valid.")
+    auth_cache_seconds: float = Field(
+        5.0, description="A process remembers a checked API key this long (0: check every time)."
+    )
     retention_days: float = Field(14, description="Inputs and results are deleted after this.")
     retention_interval_seconds: float = Field(3600, description="How often retention runs.")
 

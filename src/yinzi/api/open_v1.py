@@ -10,15 +10,15 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, UploadFile
+from fastapi import APIRouter, Header, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from yinzi.api.deps import ContextDep, DispatcherDep, OpenApiAccount
+from yinzi.api.deps import ContextDep, DispatcherDep, OpenApiKey
 from yinzi.context import Context
 from yinzi.db.models import Order, Upload
 from yinzi.errors import BadRequest, YinziError
-from yinzi.services import billing, orders
+from yinzi.services import orders
 from yinzi.services.orders import FORMATS, ORDER_KINDS
 
 PREFIX = "/api/open/v1"
@@ -68,11 +68,13 @@ def _validate(body: OrderCreate) -> tuple[str, str, dict[str, Any]]:
 @router.post("/order/create")
 def create_order(
     body: OrderCreate,
-    account: OpenApiAccount,
+    key: OpenApiKey,
     ctx: ContextDep,
     dispatcher: DispatcherDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> dict[str, Any]:
+    with ctx.db.read() as session:
+        account = ctx.keys.authenticate(session, key)
     order_type, source, options = _validate(body)
     fingerprint = orders.request_hash(body.model_dump(mode="json"))
     with ctx.db.write() as session:
@@ -99,12 +101,12 @@ def create_order(
 
 
 @router.get("/order/query")
-def query_order(account: OpenApiAccount, ctx: ContextDep, orderNo: str = "") -> dict[str, Any]:
-    if not orderNo:
-        raise BadRequest("orderNo is required")
+def query_order(key: OpenApiKey, ctx: ContextDep, orderNo: str = "") -> dict[str, Any]:
     with ctx.db.read() as session:
-        order = orders.get(session, account, orderNo)
-        available = billing.balance(session, account.id).available
+        account = ctx.keys.authenticate(session, key)
+        if not orderNo:
+            raise BadRequest("orderNo is required")
+        order, available = orders.get_with_balance(session, account, orderNo)
     return ok({**order_view(ctx, order), "balance": available})
 
 
@@ -132,9 +134,9 @@ def order_view(ctx: Context, order: Order) -> dict[str, Any]:
 
 
 @router.post("/file/upload")
-def upload_file(
-    request: Request, account: OpenApiAccount, ctx: ContextDep, file: UploadFile | None = None
-) -> dict[str, Any]:
+def upload_file(key: OpenApiKey, ctx: ContextDep, file: UploadFile | None = None) -> dict[str, Any]:
+    with ctx.db.read() as session:
+        account = ctx.keys.authenticate(session, key)
     if file is None:
         raise BadRequest("file is required (multipart field 'file')")
     name = _safe_name(file.filename or "upload")

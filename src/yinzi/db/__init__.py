@@ -1,8 +1,9 @@
 """Database access: one :class:`Database` per process, SQLite by default, PostgreSQL to scale.
 
-``read()`` opens a plain session for queries. ``write()`` opens a transaction that commits on
-success; on SQLite it starts with ``BEGIN IMMEDIATE`` so concurrent writers queue on the lock
-instead of failing when a read transaction tries to upgrade.
+``read()`` opens a session for queries; on SQLite its statements run in autocommit (no writes
+may happen in it). ``write()`` opens a transaction that commits on success; on SQLite it starts
+with ``BEGIN IMMEDIATE`` so concurrent writers queue on the lock instead of failing when a read
+transaction tries to upgrade.
 """
 
 from __future__ import annotations
@@ -71,5 +72,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Any) -> None:
-    immediate = conn.get_execution_options().get("yinzi_immediate", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # Reads run in autocommit (each statement its own snapshot; nothing to commit or roll back),
+    # writes take the write lock up front.
+    if conn.get_execution_options().get("yinzi_immediate", False):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

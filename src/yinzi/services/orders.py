@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yinzi.db import Database, utcnow
-from yinzi.db.models import Account, Order, Upload
+from yinzi.db.models import Account, Balance, Order, Upload
 from yinzi.errors import BadRequest, Conflict, OrderNotFound, YinziError
 from yinzi.services import billing
 from yinzi.services.billing import PayStatus
@@ -150,6 +150,18 @@ def get(session: Session, account: Account, order_no: str) -> Order:
     if order is None or order.account_id != account.id:
         raise OrderNotFound()
     return order
+
+
+def get_with_balance(session: Session, account: Account, order_no: str) -> tuple[Order, int]:
+    """The account's order and its available balance, in one round trip."""
+    row = session.execute(
+        select(Order, Balance.available)
+        .join(Balance, Balance.account_id == Order.account_id)
+        .where(Order.order_no == order_no, Order.account_id == account.id)
+    ).first()
+    if row is None:
+        raise OrderNotFound()
+    return row[0], int(row[1])
 
 
 # -- worker-side transitions ---------------------------------------------------------------
