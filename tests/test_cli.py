@@ -72,3 +72,19 @@ def test_keys_are_stored_hashed(data_dir: Path) -> None:
 
 def test_engines_lists_the_default_separator() -> None:
     assert "separation.spectral" in _run("engines")
+
+
+def test_errors_are_one_clear_line_without_a_traceback(data_dir: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "YINZI_DATA_DIR": str(data_dir)}
+    cmd = [sys.executable, "-c", "from yinzi.cli import main; main()"]
+    subprocess.run([*cmd, "accounts", "create", "eve@example.com"], env=env, check=True)
+    again = subprocess.run(
+        [*cmd, "accounts", "create", "eve@example.com"], env=env, capture_output=True, text=True
+    )
+    assert again.returncode == 1
+    assert "already exists" in again.stderr and "Traceback" not in again.stderr
+    assert again.stdout == ""

@@ -49,7 +49,7 @@ def test_unknown_keys_are_never_cached(ctx: Context) -> None:
 
 
 def test_emails_are_unique_and_case_insensitive(ctx: Context, user: User) -> None:
-    with ctx.db.write() as s, pytest.raises(BadRequest, match="already exists"):
+    with pytest.raises(BadRequest, match="already exists"), ctx.db.write() as s:
         accounts.create_account(s, user.email.upper())
-    with ctx.db.write() as s, pytest.raises(BadRequest, match="not an email"):
+    with pytest.raises(BadRequest, match="not an email"), ctx.db.write() as s:
         accounts.create_account(s, "nobody")

@@ -37,9 +37,9 @@ def create_account(
     if "@" not in email:
         raise BadRequest(f"not an email address: {email!r}")
     account = Account(email=email, is_admin=is_admin)
-    session.add(account)
     try:
-        session.flush()
+        with session.begin_nested():
+            session.add(account)
     except IntegrityError as exc:
         raise BadRequest(f"an account with email {email} already exists") from exc
     billing.open_account(session, account.id)
