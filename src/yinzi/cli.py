@@ -77,9 +77,10 @@ def serve(
     pool.start()
     config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port)
     install_redaction()
-    err.print(
+    typer.echo(
         f"Yinzi listening on {settings.base_url} with {pool.count} worker(s); "
-        f"data in {settings.data_dir.resolve()}"
+        f"data in {settings.data_dir.resolve()}",
+        err=True,
     )
     try:
         uvicorn.Server(config).run()
@@ -102,20 +103,16 @@ def _bootstrap_admin(settings: Settings) -> None:
     finally:
         ctx.close()
     base = settings.base_url
-    out.print(
-        f"\n[bold]Admin API key[/bold] (shown once, keep it safe): {key.key}\n", highlight=False
-    )
-    out.print("Try it:", highlight=False)
-    out.print(
+    typer.echo(f"\nAdmin API key (shown once, keep it safe): {key.key}\n")
+    typer.echo("Try it:")
+    typer.echo(
         f"  curl -s -H 'Authorization: Bearer {key.key}' -F file=@song.mp3 "
         f"{base}/api/open/v1/file/upload\n"
         f"  curl -s -H 'Authorization: Bearer {key.key}' -H 'Content-Type: application/json' \\\n"
         f"    -d '{_EXAMPLE_BODY}' \\\n"
         f"    {base}/api/open/v1/order/create\n"
         f"  curl -s -H 'Authorization: Bearer {key.key}' "
-        f"'{base}/api/open/v1/order/query?orderNo=ORDER_NO'\n",
-        highlight=False,
-        soft_wrap=True,
+        f"'{base}/api/open/v1/order/query?orderNo=ORDER_NO'\n"
     )
 
 
