@@ -250,6 +250,18 @@ def set_duration(
         return price
 
 
+def _ending(status: OrderStatus, now: datetime, **values: Any) -> dict[str, Any]:
+    """The columns of an order that reaches a final status: no claim, no lease, finished now."""
+    return {
+        "status": status,
+        "claim_token": None,
+        "lease_until": None,
+        "finished_at": now,
+        "updated_at": now,
+        **values,
+    }
+
+
 def finish(
     db: Database,
     settings: Settings,
@@ -270,13 +282,7 @@ def finish(
             session,
             order_no,
             token,
-            status=OrderStatus.FINISH,
-            results=results,
-            duration=seconds,
-            claim_token=None,
-            lease_until=None,
-            finished_at=now,
-            updated_at=now,
+            **_ending(OrderStatus.FINISH, now, results=results, duration=seconds),
         )
         price = settings.prices.for_type(order.order_type).for_duration(seconds)
         billing.hold_up_to(session, order, price)
@@ -287,17 +293,7 @@ def finish(
 def fail(db: Database, order_no: str, token: str, reason: str) -> None:
     now = utcnow()
     with db.write() as session:
-        order = _cas(
-            session,
-            order_no,
-            token,
-            status=OrderStatus.FAILED,
-            reason=reason,
-            claim_token=None,
-            lease_until=None,
-            finished_at=now,
-            updated_at=now,
-        )
+        order = _cas(session, order_no, token, **_ending(OrderStatus.FAILED, now, reason=reason))
         billing.release(session, order)
 
 
@@ -331,14 +327,7 @@ def _end_active(
         matched = session.execute(
             update(Order)
             .where(Order.order_no == order_no, Order.status.in_(ACTIVE))
-            .values(
-                status=status,
-                reason=reason,
-                claim_token=None,
-                lease_until=None,
-                finished_at=now,
-                updated_at=now,
-            )
+            .values(**_ending(status, now, reason=reason))
         ).rowcount  # type: ignore[attr-defined]
         if matched != 1:
             return False
