@@ -175,3 +175,63 @@ def test_separation_improves_a_synthetic_voice() -> None:
     # a pass-through or constant-gain engine scores 0 dB on both; this one about +8 and +6 dB
     assert gain_vocals > 5.0
     assert gain_backing > 4.0
+
+
+def harmonic_tone(f0: npt.NDArray[np.float64], partials: int, decay: float) -> Audio:
+    phase = 2 * np.pi * np.cumsum(f0) / RATE
+    return np.asarray(sum(decay ** (h - 1) * np.sin(h * phase) for h in range(1, partials + 1)))
+
+
+def test_pitch_tracker_follows_the_voice_not_a_louder_bass() -> None:
+    """A vibrato voice in the middle, a bass line eight times as loud panned to the left.
+
+    The tracker sees what the engine gives it: the mixture times the centre and band cues.
+    """
+    from yinzi.engines.separation._pitch import PitchTracker
+    from yinzi.engines.separation._stft import FrameAnalyser
+    from yinzi.engines.separation.spectral import _band_pass, _centre
+
+    t = np.arange(4 * RATE) / RATE
+    voice_f0 = 330.0 * 2 ** (np.array([0, 2, 4, 5, 7, 5, 4, 2])[(t / 0.5).astype(int)] / 12)
+    voice_f0 = voice_f0 * 2 ** (0.5 / 12 * np.sin(2 * np.pi * 5.5 * t))
+    bass_f0 = np.array([98.0, 110.0, 87.3, 130.8])[(t / 1.0).astype(int)]
+    voice = 0.05 * harmonic_tone(voice_f0, 12, 0.8)
+    bass = 0.4 * harmonic_tone(bass_f0, 8, 0.7)
+    stereo = np.stack([voice + 0.9 * bass, voice + 0.1 * bass]).astype(np.float32)
+    spectra = FrameAnalyser(2, 2048, 512).push(stereo)
+    band = _band_pass(np.arange(spectra.shape[2]) * RATE / 2048, 150.0)
+    estimate = (np.abs(spectra).mean(axis=0) * _centre(spectra, 0.6) * band).astype(np.float32)
+    tracker = PitchTracker(RATE / 2048, estimate.shape[1], jump_cost=0.15, frame_rate=RATE / 512)
+    tracked = np.concatenate(
+        [tracker.track(estimate[s : s + 40], min(32, len(estimate) - s)) for s in range(0, 340, 32)]
+    )
+    frame_times = (np.arange(len(tracked)) * 512 - (2048 - 512) + 1024) / RATE
+    inside = (frame_times > 0.1) & (frame_times < 3.9)
+    truth = np.interp(frame_times[inside], t, voice_f0)
+    cents = 1200 * np.abs(np.log2(tracked[inside] / truth))
+    assert np.mean(cents < 50) > 0.9
+
+
+def test_pitch_tracker_avoids_the_octave_above() -> None:
+    """A voice with strong even partials must not be tracked at twice its f0."""
+    from yinzi.engines.separation._pitch import PitchTracker
+    from yinzi.engines.separation._stft import FrameAnalyser
+
+    t = np.arange(2 * RATE) / RATE
+    f0 = np.full(len(t), 150.0)
+    phase = 2 * np.pi * np.cumsum(f0) / RATE
+    tone = 0.2 * np.sin(phase) + sum(0.3 / h * np.sin(h * phase) for h in range(2, 16, 2))
+    tone = tone + sum(0.1 / h * np.sin(h * phase) for h in range(3, 16, 2))
+    spectra = FrameAnalyser(1, 2048, 512).push(tone[None].astype(np.float32))
+    estimate = np.abs(spectra[0]).astype(np.float32)
+    tracker = PitchTracker(RATE / 2048, estimate.shape[1], jump_cost=0.15, frame_rate=RATE / 512)
+    tracked = tracker.track(estimate, len(estimate))[10:-10]
+    assert np.all(np.abs(1200 * np.log2(tracked / 150.0)) < 50)
+
+
+def test_wiener_mask_commits_bins_and_keeps_the_sum() -> None:
+    from yinzi.engines.separation.spectral import _wiener
+
+    cues = np.array([[0.0, 0.2, 0.5, 0.8, 1.0]], np.float32)
+    mask = _wiener(cues)
+    np.testing.assert_allclose(mask, [[0.0, 0.04 / 0.68, 0.5, 0.64 / 0.68, 1.0]], rtol=1e-6)

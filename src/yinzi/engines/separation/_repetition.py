@@ -25,6 +25,8 @@ class RepetitionModel:
         self.history = history
         self.exclusion = exclusion
         self.feature_bins = feature_bins
+        # magnitudes are kept as (bins, frames): gathering neighbours then yields a contiguous
+        # (bins, frames, k) block, so the median partitions along the last axis with no transpose
         self._past_mags: Magnitudes | None = None
         self._past_feats: Magnitudes | None = None
 
@@ -34,28 +36,29 @@ class RepetitionModel:
         The first ``keep`` frames then join the history.
         """
         feats = self._features(mags)
-        pool_mags, pool_feats = self._with_history(mags, feats)
-        offset = pool_mags.shape[0] - mags.shape[0]
+        mags_t = np.ascontiguousarray(mags.T)
+        pool_mags, pool_feats = self._with_history(mags_t, feats)
+        offset = pool_feats.shape[0] - feats.shape[0]
         similarity = feats[:rows] @ pool_feats.T
         self._exclude_nearby(similarity, offset)
-        k = min(self.neighbours, max(pool_mags.shape[0] - 1, 1))
+        k = min(self.neighbours, max(pool_feats.shape[0] - 1, 1))
         nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
-        # (frames, bins, k) contiguous: partitioning along the last axis is several times faster
-        gathered = np.ascontiguousarray(pool_mags[nearest].transpose(0, 2, 1))
-        model = np.partition(gathered, k // 2, axis=2)[..., k // 2]
-        self._remember(mags[:keep], feats[:keep])
-        return model
+        gathered = np.take(pool_mags, nearest, axis=1)  # (bins, rows, k)
+        gathered.partition(k // 2, axis=2)  # in place: np.partition would copy the block first
+        model = gathered[..., k // 2]
+        self._remember(mags_t[:, :keep], feats[:keep])
+        return np.ascontiguousarray(model.T)
 
     def _features(self, mags: Magnitudes) -> Magnitudes:
         feats = np.sqrt(mags[:, : self.feature_bins])
         norms = np.linalg.norm(feats, axis=1, keepdims=True)
         return np.asarray(feats / (norms + 1e-9), np.float32)
 
-    def _with_history(self, mags: Magnitudes, feats: Magnitudes) -> tuple[Magnitudes, Magnitudes]:
+    def _with_history(self, mags_t: Magnitudes, feats: Magnitudes) -> tuple[Magnitudes, Magnitudes]:
         if self._past_mags is None or self._past_feats is None:
-            return mags, feats
+            return mags_t, feats
         return (
-            np.concatenate([self._past_mags, mags]),
+            np.concatenate([self._past_mags, mags_t], axis=1),
             np.concatenate([self._past_feats, feats]),
         )
 
@@ -64,7 +67,7 @@ class RepetitionModel:
         cols = np.arange(similarity.shape[1])[None, :]
         similarity[np.abs(rows - cols) < self.exclusion] = -2.0
 
-    def _remember(self, mags: Magnitudes, feats: Magnitudes) -> None:
-        past_mags, past_feats = self._with_history(mags, feats)
-        self._past_mags = past_mags[-self.history :]
+    def _remember(self, mags_t: Magnitudes, feats: Magnitudes) -> None:
+        past_mags, past_feats = self._with_history(mags_t, feats)
+        self._past_mags = np.ascontiguousarray(past_mags[:, -self.history :])
         self._past_feats = past_feats[-self.history :]

@@ -1,7 +1,7 @@
 """``separation.spectral``: weight-free vocals / accompaniment separation with numpy and scipy.
 
 Method. The stereo mixture goes through a streaming STFT (2048-point square-root Hann, hop 512).
-A soft vocal mask is the product of four cues, each a value in [0, 1] per time-frequency bin:
+A soft vocal mask is built from four cues, each a value in [0, 1] per time-frequency bin:
 
 - repetition: the magnitude that exceeds a REPET-SIM background model (the median of the most
   similar frames in the last ``history_seconds``) is foreground, i.e. ``1 - min(B, |X|) / |X|``;
@@ -10,12 +10,16 @@ A soft vocal mask is the product of four cues, each a value in [0, 1] per time-f
 - band: a 4th-order high-pass shape below ``low_cut_hz`` leaves bass and kick to the
   accompaniment; above ``high_cut_hz`` (little voice, mostly cymbals) everything is
   accompaniment, which also saves the background model a quarter of its work;
-- pitch: the predominant f0 of the foreground estimate so far is tracked (harmonic summation and
-  Viterbi, see ``_pitch``) and a harmonic comb on that f0 keeps the voice's partials while
-  attenuating what lies between them by ``comb_floor``.
+- pitch: the predominant f0 of the voice estimate (the mixture times the first three cues) is
+  tracked (harmonic summation with an inter-harmonic penalty, and Viterbi, see ``_pitch``) and a
+  harmonic comb on that f0 keeps the voice's partials while attenuating what lies between them
+  by ``comb_floor``.
 
-Vocals are ``mask * X`` and accompaniment ``(1 - mask) * X``; since the STFT reconstructs
-perfectly, the two stems always add up to the mixture.
+The product ``c`` of the cues splits each bin's magnitude into a voice estimate ``c |X|`` and an
+accompaniment estimate ``(1 - c) |X|``; the mask applied is the Wiener (power-ratio) mask built
+from them, ``c^2 / (c^2 + (1 - c)^2)``, which commits bins where one cue set clearly wins instead
+of leaving every bin half-shared. Vocals are ``mask * X`` and accompaniment ``(1 - mask) * X``;
+since the STFT reconstructs perfectly, the two stems always add up to the mixture.
 
 Invariants. Frames sit at absolute sample positions and chunks of ``chunk_frames`` are processed
 with a fixed look-ahead, so the output does not depend on how the input was cut into blocks.
@@ -126,7 +130,9 @@ class _Stream:
         freqs = np.arange(bins, dtype=np.float64) * bin_hz
         self._model_bins = int(np.searchsorted(freqs, options.high_cut_hz))
         self._band = _band_pass(freqs[: self._model_bins], options.low_cut_hz)
-        self._pitch = PitchTracker(bin_hz, self._model_bins, jump_cost=options.pitch_jump_cost)
+        self._pitch = PitchTracker(
+            bin_hz, self._model_bins, jump_cost=options.pitch_jump_cost, frame_rate=frame_rate
+        )
         self._bin_hz = bin_hz
         self._bins = bins
 
@@ -182,9 +188,9 @@ class _Stream:
             width=options.comb_width_bins,
             growth=options.comb_growth,
         )
-        voiced = mask[:count] * (options.comb_floor + (1 - options.comb_floor) * comb)
+        voiced = _wiener(mask[:count] * (options.comb_floor + (1 - options.comb_floor) * comb))
         above = np.zeros((count, self._bins - self._model_bins), np.float32)
-        return np.concatenate([voiced.astype(np.float32), above], axis=1)
+        return np.concatenate([voiced, above], axis=1)
 
 
 def _centre(spectra: Frames, width: float) -> Block:
@@ -195,6 +201,12 @@ def _centre(spectra: Frames, width: float) -> Block:
     power = np.abs(left) ** 2 + np.abs(right) ** 2 + 1e-12
     centre = np.exp(-(np.abs(left - right) ** 2) / power / width)
     return np.asarray(centre, np.float32)
+
+
+def _wiener(cues: Block) -> Block:
+    """The power-ratio mask from the magnitude estimates ``cues * |X|`` and ``(1 - cues) * |X|``."""
+    voice, rest = cues * cues, (1 - cues) * (1 - cues)
+    return np.asarray(voice / (voice + rest), np.float32)  # the denominator is at least 1/2
 
 
 def _band_pass(freqs: npt.NDArray[np.float64], low_cut_hz: float) -> Block:
