@@ -1,4 +1,4 @@
-"""Run one order: claim → fetch input → probe → hold the real price → engine → store → settle.
+"""Run one order: claim → fetch input → probe → hold the real price → task → store → settle.
 
 The same ``run_order`` serves every queue backend. It is safe to call for any order number at
 any time, as often as a queue delivers it: the claim decides whether this call does the work.
@@ -13,20 +13,16 @@ import tempfile
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
 
 from yinzi import media
 from yinzi.context import Context
 from yinzi.db.models import Order
-from yinzi.engines import registry
-from yinzi.engines.separation.base import Separator
 from yinzi.errors import YinziError
-from yinzi.media import OutputFormat
 from yinzi.services import orders
 from yinzi.services.orders import ORDER_KINDS, StaleClaim
+from yinzi.tasks import TASKS
 
 log = logging.getLogger(__name__)
-_engines: dict[str, Any] = {}
 
 
 def run_order(ctx: Context, order_no: str) -> bool:
@@ -68,8 +64,7 @@ def _process(
     ctx: Context, order: Order, prefix: str, lease: Lease
 ) -> tuple[list[dict[str, str]], float]:
     """Produce and store the order's results; returns them with the seconds of audio decoded."""
-    kind = ORDER_KINDS[order.order_type]
-    fmt = cast(OutputFormat, order.options.get("format", "mp3"))
+    task = TASKS[ORDER_KINDS[order.order_type].family]
     tmp_root = ctx.settings.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
@@ -77,48 +72,19 @@ def _process(
         source = _obtain_input(ctx, order, work)
         info = media.probe(source)
         orders.set_duration(ctx.db, ctx.settings, order.order_no, lease.token, info.duration)
-        engine = _engine(ctx.settings.separation_engine)
-        outputs = {stem: work / f"{stem}.{fmt}" for stem in kind.outputs}
-        seconds = _separate(engine, source, outputs, fmt, lease)
+        result = task(ctx.settings, order, source, work, lease.check)
         results = []
-        for stem, path in outputs.items():
-            key = prefix + path.name
-            ctx.storage.put_file(key, path)
-            results.append({"name": path.name, "business": stem, "key": key})
-    return results, seconds
+        for output in result.outputs:
+            key = prefix + output.path.name
+            ctx.storage.put_file(key, output.path)
+            results.append({"name": output.path.name, "business": output.business, "key": key})
+    return results, result.seconds
 
 
 def _obtain_input(ctx: Context, order: Order, work: Path) -> Path:
     if order.source.lower().startswith(("http://", "https://")):
         return ctx.fetcher.download(order.source, work / "input").path
     return ctx.storage.open_local(order.source, work)
-
-
-def _separate(
-    engine: Separator, source: Path, outputs: dict[str, Path], fmt: OutputFormat, lease: Lease
-) -> float:
-    """Stream the input through the engine into one encoder per stem; returns seconds decoded."""
-    blocks = media.read_blocks(source, sample_rate=engine.sample_rate, channels=2)
-    writers = {
-        stem: media.AudioWriter(path, format=fmt, sample_rate=engine.sample_rate, channels=2)
-        for stem, path in outputs.items()
-    }
-    try:
-        for out in engine.separate(blocks, list(outputs), progress=lease.check):
-            for stem, block in out.items():
-                writers[stem].write(block)
-    finally:
-        for writer in writers.values():
-            writer.close()
-    first = next(iter(writers.values()))
-    return first.samples_written / engine.sample_rate
-
-
-def _engine(name: str) -> Separator:
-    if name not in _engines:
-        _engines[name] = registry.load(name, "separation")
-    engine: Separator = _engines[name]
-    return engine
 
 
 class Lease:

@@ -33,6 +33,13 @@ class Price(BaseModel):
         return max(self.minimum, self.per_minute * started_minutes)
 
 
+class TextPrice(Price):
+    minimum: int = Field(
+        5, ge=0, description="Credits held at create, and the least an order costs."
+    )
+    per_minute: int = Field(2, ge=0, description="Credits per started minute of input audio.")
+
+
 class Prices(BaseModel):
     """One :class:`Price` per order type. A type whose defaults differ gets a Price subclass, so
     that overriding one field from the environment keeps the other's default."""
@@ -40,6 +47,7 @@ class Prices(BaseModel):
     track_separation: Price = Price()
     extract_voice: Price = Price()
     extract_music: Price = Price()
+    extract_text: Price = TextPrice()
 
     def for_type(self, order_type: str) -> Price:
         price: Price = getattr(self, order_type.replace("-", "_"))
@@ -54,6 +62,19 @@ class FetchSettings(BaseModel):
     timeout_seconds: float = Field(120.0, description="Total time allowed for one download.")
     connect_timeout_seconds: float = Field(10.0, description="Time allowed to connect.")
     max_redirects: int = Field(5, description="Redirect hops followed, each one checked.")
+
+
+class WhisperSettings(BaseModel):
+    model: str = Field(
+        "small", description="Whisper model name (downloaded when online) or a local model folder."
+    )
+    device: str = Field("auto", description="cpu, cuda, or auto (CUDA when a GPU is visible).")
+    compute_type: str = Field(
+        "auto", description="CTranslate2 compute type; auto: int8 on CPU, float16 on GPU."
+    )
+    download_dir: str | None = Field(
+        None, description="Where named models are downloaded and cached (default: the HF cache)."
+    )
 
 
 def _default_workers() -> int:
@@ -102,6 +123,10 @@ class Settings(BaseSettings):
     separation_engine: str = Field(
         "separation.spectral", description="Engine for vocals/accompaniment separation."
     )
+    transcription_engine: str = Field(
+        "transcription.pocketsphinx", description="Engine for extract-text orders."
+    )
+    whisper: WhisperSettings = WhisperSettings()
     prices: Prices = Prices()
     fetch: FetchSettings = FetchSettings()
 
@@ -123,6 +148,18 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def engine_options(self, name: str) -> dict[str, object]:
+        """Constructor options of the engine ``name`` that come from settings."""
+        if name == "transcription.faster_whisper":
+            w = self.whisper
+            return {
+                "model": w.model,
+                "device": w.device,
+                "compute_type": w.compute_type,
+                "download_root": w.download_dir,
+            }
+        return {}
 
     def secret(self) -> bytes:
         """The link-signing secret, created in the data folder on first use when none is set."""

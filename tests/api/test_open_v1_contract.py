@@ -20,6 +20,10 @@ SEED_CREATE_EXAMPLES = {
         "orderType": "extract-music",
         "stuff": {"pathKey": "https://example.com/audio.mp3"},
     },
+    "extract-text": {
+        "orderType": "extract-text",
+        "stuff": {"pathKey": "https://example.com/video.mp4"},
+    },
 }
 
 

@@ -7,6 +7,7 @@ Idempotency-Key), 401 (missing or invalid API key) and 500.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Annotated, Any
 
@@ -42,6 +43,7 @@ class StuffIn(BaseModel):
     model_config = ConfigDict(extra="allow")
     pathKey: str | None = None
     format: str | None = None
+    language: str | None = None
 
 
 class OrderCreate(BaseModel):
@@ -49,20 +51,30 @@ class OrderCreate(BaseModel):
     stuff: StuffIn | None = None
 
 
+LANGUAGE = re.compile(r"^(auto|[a-z]{2,3})$")
+
+
 def _validate(body: OrderCreate) -> tuple[str, str, dict[str, Any]]:
     if not body.orderType:
         raise BadRequest("orderType is required")
-    if body.orderType not in ORDER_KINDS:
+    kind = ORDER_KINDS.get(body.orderType)
+    if kind is None:
         raise BadRequest(
             f"Unsupported orderType {body.orderType!r}; valid types: {', '.join(ORDER_KINDS)}"
         )
-    path_key = (body.stuff.pathKey or "").strip() if body.stuff else ""
+    stuff = body.stuff or StuffIn()
+    path_key = (stuff.pathKey or "").strip()
     if not path_key:
         raise BadRequest("pathKey is required")
-    fmt = (body.stuff.format if body.stuff else None) or "mp3"
+    if kind.family == "transcription":
+        language = (stuff.language or "auto").strip().lower()
+        if not LANGUAGE.match(language):
+            raise BadRequest("language must be 'auto' or a language code such as 'en' or 'zh'")
+        return kind.name, path_key, {"language": language}
+    fmt = stuff.format or "mp3"
     if fmt not in FORMATS:
         raise BadRequest(f"format must be one of {', '.join(FORMATS)}")
-    return body.orderType, path_key, {"format": fmt}
+    return kind.name, path_key, {"format": fmt}
 
 
 @router.post("/order/create")

@@ -49,6 +49,26 @@ register(
     )
 )
 
+register(
+    EngineSpec(
+        name="transcription.pocketsphinx",
+        family="transcription",
+        target="yinzi.engines.transcription.pocketsphinx:PocketSphinxTranscriber",
+        summary="Offline English speech recognition (the model ships in the wheel)",
+        requires=("pocketsphinx",),
+    )
+)
+register(
+    EngineSpec(
+        name="transcription.faster_whisper",
+        family="transcription",
+        target="yinzi.engines.transcription.faster_whisper:FasterWhisperTranscriber",
+        summary="Whisper via CTranslate2: accurate, ~100 languages (weights downloaded or local)",
+        requires=("faster_whisper",),
+        extra="whisper",
+    )
+)
+
 
 def check(name: str) -> str | None:
     """None when the engine can run here, otherwise the reason it cannot."""

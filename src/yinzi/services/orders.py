@@ -60,6 +60,7 @@ ORDER_KINDS: dict[str, OrderKind] = {
         OrderKind("track-separation", "separation", ("vocals", "accompaniment")),
         OrderKind("extract-voice", "separation", ("vocals",)),
         OrderKind("extract-music", "separation", ("accompaniment",)),
+        OrderKind("extract-text", "transcription", ("caption", "text", "vtt", "segments")),
     )
 }
 FORMATS = ("mp3", "wav", "flac")

@@ -1,0 +1,58 @@
+"""The task interface, and the per-process cache of loaded engines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from yinzi.db.models import Order
+from yinzi.engines import registry
+from yinzi.engines.separation.base import Progress
+from yinzi.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    path: Path
+    business: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    outputs: list[Output]
+    seconds: float
+    """Seconds of input audio actually decoded: the order's price is computed from it."""
+
+
+class Task(Protocol):
+    def __call__(
+        self, settings: Settings, order: Order, source: Path, work: Path, check: Progress
+    ) -> TaskResult: ...
+
+
+_engines: dict[str, Any] = {}
+
+
+def engine(settings: Settings, name: str, family: str) -> Any:
+    """The engine ``name``, loaded once per process with its options from settings."""
+    if name not in _engines:
+        _engines[name] = registry.load(name, family, **settings.engine_options(name))
+    return _engines[name]
+
+
+class SampleCounter:
+    """Passes audio blocks through and counts their samples."""
+
+    def __init__(self, blocks: Iterable[npt.NDArray[np.float32]]) -> None:
+        self._blocks = blocks
+        self.samples = 0
+
+    def __iter__(self) -> Iterator[npt.NDArray[np.float32]]:
+        for block in self._blocks:
+            self.samples += block.shape[-1]
+            yield block

@@ -1,0 +1,35 @@
+"""Separation orders: stream the input through the engine into one encoder per stem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+from yinzi import media
+from yinzi.db.models import Order
+from yinzi.engines.separation.base import Progress, Separator
+from yinzi.media import OutputFormat
+from yinzi.services.orders import ORDER_KINDS
+from yinzi.settings import Settings
+from yinzi.tasks.base import Output, TaskResult, engine
+
+
+def run(settings: Settings, order: Order, source: Path, work: Path, check: Progress) -> TaskResult:
+    stems = ORDER_KINDS[order.order_type].outputs
+    fmt = cast(OutputFormat, order.options.get("format", "mp3"))
+    separator: Separator = engine(settings, settings.separation_engine, "separation")
+    outputs = {stem: work / f"{stem}.{fmt}" for stem in stems}
+    writers = {
+        stem: media.AudioWriter(path, format=fmt, sample_rate=separator.sample_rate, channels=2)
+        for stem, path in outputs.items()
+    }
+    blocks = media.read_blocks(source, sample_rate=separator.sample_rate, channels=2)
+    try:
+        for out in separator.separate(blocks, list(stems), progress=check):
+            for stem, block in out.items():
+                writers[stem].write(block)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    seconds = next(iter(writers.values())).samples_written / separator.sample_rate
+    return TaskResult([Output(path, stem) for stem, path in outputs.items()], seconds)
