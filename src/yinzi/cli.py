@@ -25,7 +25,9 @@ keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help
 credits_app = typer.Typer(help="Grant and show credits.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
+models_app = typer.Typer(help="Download engine models (needs internet).", no_args_is_help=True)
 app.add_typer(credits_app, name="credits")
+app.add_typer(models_app, name="models")
 
 err = Console(stderr=True)
 out = Console()
@@ -248,14 +250,34 @@ def credits_show(email: str) -> None:
 
 @app.command()
 def engines() -> None:
-    """List every engine and whether it can run here."""
+    """List every engine, whether it can run here, and which jobs use it."""
     from yinzi.engines import registry
 
-    table = Table("engine", "usable", "what it does")
+    settings = Settings()
+    chosen = {
+        settings.separation_engine: "track-separation, extract-voice, extract-music",
+        settings.transcription_engine: "extract-text",
+    }
+    table = Table("engine", "usable here", "used for", "what it does")
     for name, spec in sorted(registry.ENGINES.items()):
-        problem = registry.check(name)
-        table.add_row(name, "yes" if problem is None else f"no: {problem}", spec.summary)
+        problem = registry.check(name, settings.engine_options(name))
+        usable = "yes" if problem is None else f"no: {problem}"
+        table.add_row(name, usable, chosen.get(name, ""), spec.summary)
     out.print(table)
+
+
+@models_app.command("pull")
+def models_pull(
+    name: Annotated[str, typer.Argument(help="Whisper model name, e.g. tiny, small, large-v3.")],
+) -> None:
+    """Download a faster-whisper model into the cache; prints the model folder."""
+    from pathlib import Path
+
+    from yinzi.engines.transcription.faster_whisper import pull
+
+    settings = Settings()
+    folder = settings.whisper.download_dir
+    typer.echo(pull(name, Path(folder) if folder else None))
 
 
 def main() -> None:

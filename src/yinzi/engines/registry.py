@@ -8,7 +8,7 @@ unless that engine is chosen. ``check()`` reports whether an engine can run here
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,8 +70,13 @@ register(
 )
 
 
-def check(name: str) -> str | None:
-    """None when the engine can run here, otherwise the reason it cannot."""
+def check(name: str, options: Mapping[str, Any] | None = None) -> str | None:
+    """None when the engine can run here, otherwise the reason it cannot.
+
+    Beyond its Python packages, an engine class may define ``availability(**options)``, a
+    classmethod that says (without loading anything heavy) why it cannot run with these options,
+    e.g. a model that is neither on disk nor downloadable.
+    """
     spec = ENGINES.get(name)
     if spec is None:
         return f"unknown engine {name!r}; known: {', '.join(sorted(ENGINES))}"
@@ -81,6 +86,13 @@ def check(name: str) -> str | None:
         except ImportError:
             hint = f" (pip install 'yinzi[{spec.extra}]')" if spec.extra else ""
             return f"needs the Python package {module!r}{hint}"
+    try:
+        availability = getattr(_factory(spec), "availability", None)
+    except ConfigurationError as exc:
+        return exc.message
+    if availability is not None and options is not None:
+        problem: str | None = availability(**options)
+        return problem
     return None
 
 
