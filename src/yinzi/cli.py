@@ -271,13 +271,9 @@ def models_pull(
     name: Annotated[str, typer.Argument(help="Whisper model name, e.g. tiny, small, large-v3.")],
 ) -> None:
     """Download a faster-whisper model into the cache; prints the model folder."""
-    from pathlib import Path
-
     from yinzi.engines.transcription.faster_whisper import pull
 
-    settings = Settings()
-    folder = settings.whisper.download_dir
-    typer.echo(pull(name, Path(folder) if folder else None))
+    typer.echo(pull(name, download_root=Settings().whisper.download_dir))
 
 
 def main() -> None:

@@ -1,0 +1,297 @@
+"""``transcription.faster_whisper``: Whisper through CTranslate2, accurate and multilingual.
+
+The model (a name such as ``small`` or ``large-v3``, or a local CTranslate2 folder) is loaded
+on the first ``transcribe`` and kept on the instance; constructing the engine loads no weights
+(it reads at most the model folder's vocabulary, to know whether the model is English-only).
+``faster_whisper`` is imported only by the engine itself, so this module imports without the
+``yinzi[whisper]`` extra.
+
+Long inputs go through in windows of ``window_seconds`` (two minutes by default), each cut at
+a quiet moment. faster-whisper needs a window as one array, and its working memory grows with
+the window: the STFT behind the mel spectrogram peaks at about 1 MB per second of audio
+(measured: 123 MB for 120 s, 308 MB for 300 s), on top of the model. Two minutes keeps that
+near 125 MB whatever the recording's length, while costing little accuracy: Whisper decodes in
+30-second chunks anyway, a cut falls in the quietest 100 ms of the window's last 30 s, each
+window is prompted with the end of the previous one's text, and the language detected in the
+first window with speech is kept for the rest.
+
+Invariants of the segments yielded: start times never decrease, a segment starts no earlier
+than the previous one ends, every time lies within its window (so within the input), and every
+word lies within its segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from yinzi.engines.transcription._whisper_models import (
+    Placement,
+    download,
+    english_only,
+    locate,
+    resolve_placement,
+)
+from yinzi.engines.transcription._whisper_windows import Window, windows
+from yinzi.engines.transcription.base import (
+    Block,
+    Progress,
+    Segment,
+    Transcription,
+    UnsupportedLanguage,
+    Word,
+)
+from yinzi.errors import ConfigurationError, EngineError
+
+__all__ = ["DEFAULT_TEMPERATURES", "FasterWhisperTranscriber", "Placement", "pull"]
+
+DEFAULT_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+"""Whisper's fallback: a decode that looks wrong is retried at the next temperature."""
+PROMPT_CHARACTERS = 200
+"""How much of a window's text prompts the next window."""
+
+
+def pull(model: str, dest: Path | None = None, *, download_root: str | None = None) -> Path:
+    """Download the Whisper model ``model`` (needs internet) and return its folder.
+
+    Without ``dest`` it goes to the Hugging Face cache (or ``download_root``), where the engine
+    finds it by name; with ``dest`` it is written there as plain files, usable as a folder path.
+    """
+    return download(model, dest, download_root)
+
+
+class FasterWhisperTranscriber:
+    """Transcribe with a Whisper model run by CTranslate2 (faster-whisper)."""
+
+    name = "transcription.faster_whisper"
+    sample_rate = 16000
+    languages: tuple[str, ...]
+
+    def __init__(
+        self,
+        *,
+        model: str = "small",
+        device: str = "auto",
+        compute_type: str = "auto",
+        download_root: str | None = None,
+        local_files_only: bool = False,
+        beam_size: int = 5,
+        vad_filter: bool = True,
+        temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES,
+        window_seconds: float = 120.0,
+    ) -> None:
+        if window_seconds < 30:
+            raise ConfigurationError("window_seconds must be at least 30 (one Whisper chunk)")
+        self.model = model
+        self.device = device
+        self.compute_type = compute_type
+        self.download_root = download_root
+        self.local_files_only = local_files_only
+        self.beam_size = beam_size
+        self.vad_filter = vad_filter
+        self.temperatures = temperatures
+        self.window_seconds = window_seconds
+        self.languages = ("en",) if english_only(model) else _whisper_languages()
+        self._loaded: Any = None
+
+    @classmethod
+    def availability(
+        cls, *, model: str = "small", download_root: str | None = None, **_: object
+    ) -> str | None:
+        """Why ``model`` cannot be used here without a download, or None when it is on disk."""
+        try:
+            locate(model, download_root=download_root, local_files_only=True)
+        except ConfigurationError as exc:
+            return exc.message
+        return None
+
+    def placement(self) -> Placement:
+        """Where the model runs, with ``auto`` resolved for this machine."""
+        return resolve_placement(self.device, self.compute_type)
+
+    def transcribe(
+        self,
+        blocks: Iterable[Block],
+        *,
+        language: str | None = None,
+        progress: Progress | None = None,
+    ) -> Transcription:
+        wanted = self._check_language(language)
+        model = self._load()
+        wanted = self._check_language(wanted)  # the loaded model has the last word
+        run = _Run(self, model, progress)
+        stream = windows(blocks, self.sample_rate, self.window_seconds)
+        detected, first = run.start(stream, wanted)
+        return Transcription(language=detected, segments=run.segments(first, stream, detected))
+
+    def _check_language(self, language: str | None) -> str | None:
+        if language is None or language == "auto":
+            return None
+        if language not in self.languages:
+            raise UnsupportedLanguage.for_engine(self.name, language, self.languages)
+        return language
+
+    def _load(self) -> Any:
+        if self._loaded is not None:
+            return self._loaded
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"the {self.name} engine needs faster-whisper: pip install 'yinzi[whisper]'"
+            ) from exc
+        folder = locate(
+            self.model, download_root=self.download_root, local_files_only=self.local_files_only
+        )
+        where = self.placement()
+        try:
+            loaded = WhisperModel(
+                folder,
+                device=where.device,
+                device_index=where.index,
+                compute_type=where.compute_type,
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise ConfigurationError(
+                f"cannot load the Whisper model {self.model!r} from {folder} on {where.device} "
+                f"({where.compute_type}): {exc}"
+            ) from exc
+        self.languages = _known_languages(loaded)
+        self._loaded = loaded
+        return loaded
+
+
+@dataclass
+class _Pass:
+    """One window handed to faster-whisper: its lazy segments and what it found."""
+
+    window: Window
+    segments: Iterable[Any]
+    language: str
+    has_speech: bool
+
+
+class _Run:
+    """One ``transcribe`` call: windows in, placed segments out."""
+
+    def __init__(self, engine: FasterWhisperTranscriber, model: Any, progress: Progress | None):
+        self.engine = engine
+        self.model = model
+        self.progress = progress
+        self.prompt = ""
+
+    def start(self, stream: Iterator[Window], language: str | None) -> tuple[str, list[_Pass]]:
+        """Decide the language, reading windows until one has speech when detecting."""
+        if language is not None:
+            return language, []
+        passes: list[_Pass] = []
+        for window in stream:
+            current = self.decode(window, None)
+            passes.append(current)
+            if current.has_speech or window.last:
+                return current.language, passes
+        raise AssertionError("windows() always yields a last window")  # pragma: no cover
+
+    def segments(
+        self, first: list[_Pass], stream: Iterator[Window], language: str
+    ) -> Iterator[Segment]:
+        floor = 0.0
+        decoded = iter(first)
+        while True:
+            current = next(decoded, None)
+            if current is None:
+                window = next(stream, None)
+                if window is None:
+                    return
+                current = self.decode(window, language)
+            texts: list[str] = []
+            for raw in self.guarded(current.segments):
+                segment = _place(raw, current.window, self.engine.sample_rate, floor)
+                if segment is None:
+                    continue
+                floor = segment.end
+                texts.append(segment.text)
+                if self.progress is not None:
+                    self.progress(segment.end)
+                yield segment
+            self.prompt = " ".join(texts)[-PROMPT_CHARACTERS:] or self.prompt
+            if self.progress is not None:
+                window = current.window
+                self.progress(window.start + window.duration(self.engine.sample_rate))
+
+    def decode(self, window: Window, language: str | None) -> _Pass:
+        engine = self.engine
+        if not len(window.audio):
+            return _Pass(window, (), language or _fallback(engine), has_speech=False)
+        options: dict[str, Any] = {
+            "language": language,
+            "beam_size": engine.beam_size,
+            "temperature": list(engine.temperatures),
+            "word_timestamps": True,
+            "vad_filter": engine.vad_filter,
+            "initial_prompt": self.prompt or None,
+        }
+        try:
+            segments, info = self.model.transcribe(window.audio, **options)
+        except RuntimeError as exc:
+            raise EngineError(f"Whisper failed on the audio: {exc}") from exc
+        return _Pass(window, segments, str(info.language), has_speech=info.duration_after_vad > 0)
+
+    @staticmethod
+    def guarded(segments: Iterable[Any]) -> Iterator[Any]:
+        """faster-whisper decodes lazily: its errors surface while iterating."""
+        try:
+            yield from segments
+        except RuntimeError as exc:
+            raise EngineError(f"Whisper failed on the audio: {exc}") from exc
+
+
+def _place(raw: Any, window: Window, sample_rate: int, floor: float) -> Segment | None:
+    """A faster-whisper segment as a base ``Segment`` in input time, kept inside its window."""
+    text = str(raw.text).strip()
+    low = max(window.start, floor)
+    high = max(low, window.start + window.duration(sample_rate))
+    if not text or window.start + float(raw.start) >= high:
+        return None  # nothing to say, or said after the audio ended: a hallucination
+    start = _clamp(window.start + float(raw.start), low, high)
+    end = _clamp(window.start + float(raw.end), start, high)
+    words: list[Word] = []
+    cursor = start
+    for raw_word in raw.words or ():
+        word_text = str(raw_word.word).strip()
+        if not word_text:
+            continue
+        word_start = _clamp(window.start + float(raw_word.start), cursor, end)
+        word_end = _clamp(window.start + float(raw_word.end), word_start, end)
+        words.append(Word(word_text, word_start, word_end, float(raw_word.probability)))
+        cursor = word_end
+    return Segment(start=start, end=end, text=text, words=tuple(words))
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+def _fallback(engine: FasterWhisperTranscriber) -> str:
+    """The language reported for an input with no audio at all."""
+    return "en" if "en" in engine.languages else engine.languages[0]
+
+
+def _known_languages(loaded: Any) -> tuple[str, ...]:
+    """The loaded model's languages, less any its tokenizer lacks (``yue`` before large-v3)."""
+    codes = tuple(str(code) for code in loaded.supported_languages)
+    tokenizer = getattr(loaded, "hf_tokenizer", None)
+    if tokenizer is None:
+        return codes
+    known = tuple(code for code in codes if tokenizer.token_to_id(f"<|{code}|>") is not None)
+    return known or codes
+
+
+def _whisper_languages() -> tuple[str, ...]:
+    try:
+        from faster_whisper.tokenizer import _LANGUAGE_CODES
+    except ImportError:
+        return ("en",)  # transcribe() will explain the missing extra
+    return tuple(str(code) for code in _LANGUAGE_CODES)
