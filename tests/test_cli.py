@@ -70,8 +70,11 @@ def test_keys_are_stored_hashed(data_dir: Path) -> None:
     assert key.encode() not in database
 
 
-def test_engines_lists_the_default_separator() -> None:
-    assert "separation.spectral" in _run("engines")
+def test_engines_lists_every_engine_and_the_jobs_that_use_it() -> None:
+    listing = _run("engines")
+    for name in ("separation.spectral", "transcription.pocketsphinx"):
+        assert name in listing
+    assert "extract-text" in listing and "track-separation" in listing
 
 
 def test_errors_are_one_clear_line_without_a_traceback(data_dir: Path) -> None:

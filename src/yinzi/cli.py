@@ -258,12 +258,12 @@ def engines() -> None:
         settings.separation_engine: "track-separation, extract-voice, extract-music",
         settings.transcription_engine: "extract-text",
     }
-    table = Table("engine", "usable here", "used for", "what it does")
     for name, spec in sorted(registry.ENGINES.items()):
         problem = registry.check(name, settings.engine_options(name))
-        usable = "yes" if problem is None else f"no: {problem}"
-        table.add_row(name, usable, chosen.get(name, ""), spec.summary)
-    out.print(table)
+        typer.echo(f"{name}: {spec.summary}")
+        typer.echo(f"  usable here: {'yes' if problem is None else 'no, ' + problem}")
+        if name in chosen:
+            typer.echo(f"  used for: {chosen[name]}")
 
 
 @models_app.command("pull")
