@@ -35,7 +35,9 @@ format: install
 
 bench: install
 	$(BIN)/python bench/separation.py
+	$(BIN)/python bench/transcription.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/e2e.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
