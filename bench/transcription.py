@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import time
 from collections.abc import Iterator
@@ -40,6 +39,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from yinzi import media  # noqa: E402
 from yinzi.engines import registry  # noqa: E402
+from yinzi.engines.transcription.metrics import wer  # noqa: E402
 
 Audio = npt.NDArray[np.float32]
 BLOCK_SECONDS = 1.0
@@ -51,23 +51,6 @@ class Row:
     wer: float
     rtf: float
     hypothesis: str = ""
-
-
-def normalise(text: str) -> list[str]:
-    text = re.sub(r"[^\w\s']+", " ", text.lower())
-    return [word.strip("'") for word in text.split() if word.strip("'")]
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate: word-level Levenshtein distance over the reference length."""
-    ref, hyp = normalise(reference), normalise(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, start=1):
-        diagonal, row[0] = row[0], i
-        for j, hyp_word in enumerate(hyp, start=1):
-            cost = min(row[j] + 1, row[j - 1] + 1, diagonal + (ref_word != hyp_word))
-            diagonal, row[j] = row[j], cost
-    return row[-1] / max(len(ref), 1)
 
 
 def blocks(audio: Audio, size: int) -> Iterator[Audio]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from yinzi import media
 from yinzi.engines import registry
 from yinzi.engines.transcription._vad import UtteranceSplitter, VadSettings
 from yinzi.engines.transcription.base import Segment, Transcriber, UnsupportedLanguage
+from yinzi.engines.transcription.metrics import wer
 from yinzi.engines.transcription.pocketsphinx import PocketSphinxTranscriber
 from yinzi.media import testing
 
@@ -23,21 +23,6 @@ RATE = PocketSphinxTranscriber.sample_rate
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "speech" / "call_me_back.wav"
 TEXT = FIXTURE.with_suffix(".txt").read_text(encoding="utf-8")
 MAX_WER = 0.25  # measured: 0.0; the engine decodes a wrong or silent signal far above this
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^\w\s']+", " ", text.lower()).split()
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, start=1):
-        diagonal, row[0] = row[0], i
-        for j, hyp_word in enumerate(hyp, start=1):
-            cost = min(row[j] + 1, row[j - 1] + 1, diagonal + (ref_word != hyp_word))
-            diagonal, row[j] = row[j], cost
-    return row[-1] / len(ref)
 
 
 def blocks(audio: Audio, seconds: float) -> Iterator[Audio]:
