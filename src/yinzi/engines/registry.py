@@ -69,6 +69,16 @@ register(
     )
 )
 
+register(
+    EngineSpec(
+        name="links.ytdlp",
+        family="links",
+        target="yinzi.engines.links.ytdlp:YtDlpAnalyzer",
+        summary="Short-video pages via yt-dlp, plus extractors it lacks (Kuaishou)",
+        requires=("yt_dlp",),
+    )
+)
+
 
 def check(name: str, options: Mapping[str, Any] | None = None) -> str | None:
     """None when the engine can run here, otherwise the reason it cannot.

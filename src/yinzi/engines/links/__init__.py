@@ -1,0 +1,1 @@
+"""Short-video link analysis engines."""
