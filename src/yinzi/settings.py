@@ -48,6 +48,9 @@ class Prices(BaseModel):
     extract_voice: Price = Price()
     extract_music: Price = Price()
     extract_text: Price = TextPrice()
+    short_video_analyze: int = Field(
+        2, ge=0, description="Credits one short-video analysis costs (refunded if it fails)."
+    )
 
     def for_type(self, order_type: str) -> Price:
         price: Price = getattr(self, order_type.replace("-", "_"))
@@ -74,6 +77,19 @@ class WhisperSettings(BaseModel):
     )
     download_dir: str | None = Field(
         None, description="Where named models are downloaded and cached (default: the HF cache)."
+    )
+
+
+class LinkSettings(BaseModel):
+    engine: str = Field("links.ytdlp", description="Engine that analyses short-video links.")
+    cookies: dict[str, str] = Field(
+        default_factory=dict,
+        description="Platform name to the path of a Netscape cookies.txt file for it.",
+    )
+    proxy: str | None = Field(None, description="Proxy URL every link analysis goes through.")
+    timeout_seconds: float = Field(30.0, description="Time allowed for one link analysis.")
+    cache_seconds: float = Field(
+        300.0, description="An analysed link's answer is reused this long (still charged)."
     )
 
 
@@ -127,6 +143,7 @@ class Settings(BaseSettings):
         "transcription.pocketsphinx", description="Engine for extract-text orders."
     )
     whisper: WhisperSettings = WhisperSettings()
+    links: LinkSettings = LinkSettings()
     prices: Prices = Prices()
     fetch: FetchSettings = FetchSettings()
 
@@ -158,6 +175,12 @@ class Settings(BaseSettings):
                 "device": w.device,
                 "compute_type": w.compute_type,
                 "download_root": w.download_dir,
+            }
+        if name == "links.ytdlp":
+            return {
+                "cookies": dict(self.links.cookies),
+                "proxy": self.links.proxy,
+                "timeout_seconds": self.links.timeout_seconds,
             }
         return {}
 

@@ -19,6 +19,7 @@ from yinzi.api.deps import ContextDep, DispatcherDep, OpenApiKey
 from yinzi.context import Context
 from yinzi.db.models import Order, Upload
 from yinzi.errors import BadRequest, YinziError
+from yinzi.services import analyze as analysis
 from yinzi.services import orders
 from yinzi.services.orders import FORMATS, ORDER_KINDS
 
@@ -174,3 +175,27 @@ def _safe_name(filename: str) -> str:
     base = filename.replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in base).strip("._")
     return cleaned[:100] or "upload"
+
+
+class AnalyzeRequest(BaseModel):
+    link: str | None = None
+    extractMusic: bool = False
+
+
+@router.post("/short-video/analyze")
+def analyze_short_video(body: AnalyzeRequest, key: OpenApiKey, ctx: ContextDep) -> dict[str, Any]:
+    with ctx.db.read() as session:
+        account = ctx.keys.authenticate(session, key)
+    if not body.link or not body.link.strip():
+        raise BadRequest("link is required")
+    result = analysis.analyze(ctx, account, body.link, extract_music=body.extractMusic)
+    return ok(
+        {
+            "title": result.title,
+            "author": result.author,
+            "cover": result.cover,
+            "videoUrl": result.video_url,
+            "musicUrl": result.music_url,
+            "balance": result.balance,
+        }
+    )

@@ -1,0 +1,158 @@
+"""Short-video analysis: a share link in, title, author, cover, video and music out.
+
+Real-time and charged at once: the price is taken before the platform is asked and given back if
+the analysis fails. Answers are cached per link for ``links.cache_seconds`` so repeated requests do
+not hammer a platform; a cached answer is charged like a fresh one. With ``extract_music`` and no
+music address from the platform, the video's audio track is stored as an MP3 upload of the
+account's (usable as a ``pathKey``) and returned as a signed link.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from yinzi import media
+from yinzi.db.models import Account, Upload
+from yinzi.engines import registry
+from yinzi.engines.links.base import LinkAnalyzer, LinkError, VideoInfo
+from yinzi.errors import BadRequest
+from yinzi.services import billing
+
+if TYPE_CHECKING:
+    from yinzi.context import Context
+
+_URL = re.compile(r"https?://[^\s<>\"'\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]+", re.IGNORECASE)
+_BARE = re.compile(r"(?<![\w.])((?:[\w-]+\.)+(?:com|cn|tv|net)/[\w/?=&%.-]+)", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}>'\""
+
+
+def find_url(text: str) -> str:
+    """The first web address in ``text`` (apps share "title + link + noise")."""
+    match = _URL.search(text)
+    if match:
+        return match.group(0).rstrip(_TRAILING)
+    bare = _BARE.search(text)
+    if bare:
+        return "https://" + bare.group(1).rstrip(_TRAILING)
+    raise BadRequest("no link found: the text must contain an http(s) address")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    title: str
+    author: str
+    cover: str | None
+    video_url: str | None
+    music_url: str | None
+    balance: int
+
+
+class _TtlCache:
+    def __init__(self) -> None:
+        self._items: dict[Any, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or hit[0] < time.monotonic():
+                self._items.pop(key, None)
+                return None
+            return hit[1]
+
+    def put(self, key: Any, value: Any, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[key] = (time.monotonic() + ttl, value)
+
+
+_infos = _TtlCache()
+_music = _TtlCache()
+_analyzers: dict[str, LinkAnalyzer] = {}
+
+
+def analyze(ctx: Context, account: Account, text: str, *, extract_music: bool = False) -> Analysis:
+    url = find_url(text)
+    price = ctx.settings.prices.short_video_analyze
+    ref = f"analyze:{secrets.token_hex(8)}"
+    with ctx.db.write() as session:
+        billing.charge(session, account.id, price, ref)
+    try:
+        info = _info(ctx, url)
+        music = info.music_url
+        if music is None and extract_music:
+            music = _music_link(ctx, account, info)
+    except Exception:
+        with ctx.db.write() as session:
+            billing.refund(session, account.id, price, ref)
+        raise
+    with ctx.db.read() as session:
+        balance = billing.balance(session, account.id).available
+    return Analysis(info.title, info.author, info.cover, info.video_url, music, balance)
+
+
+def _info(ctx: Context, url: str) -> VideoInfo:
+    cached: VideoInfo | None = _infos.get(url)
+    if cached is None:
+        cached = _analyzer(ctx).analyze(url)
+        _infos.put(url, cached, ctx.settings.links.cache_seconds)
+    return cached
+
+
+def _analyzer(ctx: Context) -> LinkAnalyzer:
+    name = ctx.settings.links.engine
+    if name not in _analyzers:
+        options = ctx.settings.engine_options(name)
+        _analyzers[name] = registry.load(name, "links", fetcher=ctx.fetcher, **options)
+    return _analyzers[name]
+
+
+def _music_link(ctx: Context, account: Account, info: VideoInfo) -> str:
+    """Store the video's audio track as the account's MP3 upload; a fresh signed link to it."""
+    key: str | None = _music.get((account.id, info.webpage_url))
+    if key is None or not ctx.storage.exists(key):
+        key = _extract_music(ctx, account, info)
+        _music.put((account.id, info.webpage_url), key, ctx.settings.links.cache_seconds)
+    return ctx.storage.url(key, ttl_seconds=ctx.settings.link_ttl_seconds)
+
+
+def _extract_music(ctx: Context, account: Account, info: VideoInfo) -> str:
+    if not info.video_url:
+        raise LinkError("the page has no video to take the music from")
+    key = f"uploads/{secrets.token_urlsafe(18)}/music.mp3"
+    with tempfile.TemporaryDirectory(dir=_scratch(ctx)) as tmp:
+        video = ctx.fetcher.download(info.video_url, Path(tmp) / "video", headers=info.http_headers)
+        music = Path(tmp) / "music.mp3"
+        media.probe(video.path)
+        with media.AudioWriter(music, format="mp3") as writer:
+            for block in media.read_blocks(video.path):
+                writer.write(block)
+        size = music.stat().st_size
+        ctx.storage.put_file(key, music)
+    with ctx.db.write() as session:
+        session.add(
+            Upload(
+                key=key,
+                account_id=account.id,
+                filename="music.mp3",
+                size=size,
+                content_type="audio/mpeg",
+            )
+        )
+    return key
+
+
+def _scratch(ctx: Context) -> Path:
+    folder = ctx.settings.data_dir / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,0 +1,176 @@
+"""Short-video analyze on the Open API: share texts, real-time charging, refunds and errors.
+
+The "platforms" are pages served on loopback; the analysis price is 2 credits.
+"""
+
+from __future__ import annotations
+
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from threading import Thread
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from yinzi import media
+from yinzi.app import create_app
+from yinzi.context import Context
+from yinzi.db.migrate import upgrade
+from yinzi.media import testing
+from yinzi.services.analyze import find_url
+
+from conftest import FileServer
+from helpers import User, make_settings, new_user
+
+ANALYZE = "/api/open/v1/short-video/analyze"
+
+PAGE = """<!doctype html><html><head>
+<title>Sunset over the harbour</title>
+<meta property="og:title" content="Sunset over the harbour">
+<meta name="author" content="Mei Lin">
+<meta property="og:image" content="{base}/cover.jpg">
+<meta property="og:video" content="{base}/clip.mp4">
+<meta property="og:video:type" content="video/mp4">
+</head><body><p>a short video</p></body></html>"""
+
+
+@pytest.fixture
+def site(file_server: FileServer) -> FileServer:
+    (file_server.root / "watch.html").write_text(PAGE.format(base=file_server.base))
+    (file_server.root / "cover.jpg").write_bytes(b"\xff\xd8\xff\xe0jpeg")
+    testing.video_with_audio(file_server.root / "clip.mp4", seconds=2.0)
+    (file_server.root / "empty.html").write_text("<html><head><title>x</title></head></html>")
+    return file_server
+
+
+@pytest.mark.parametrize(
+    ("text", "url"),
+    [
+        ("https://v.douyin.com/iAbCdEf/", "https://v.douyin.com/iAbCdEf/"),
+        (
+            "7.25 复制打开抖音，看看【某某的作品】日落 https://v.douyin.com/iAbCdEf/ 0@5.com :8pm",
+            "https://v.douyin.com/iAbCdEf/",
+        ),
+        ("看看这个视频 https://v.kuaishou.com/Ab12Cd，复制此链接", "https://v.kuaishou.com/Ab12Cd"),
+        ("(see https://b23.tv/xYz12)", "https://b23.tv/xYz12"),
+        ("52 小红书 xhslink.com/a/AbCd 复制本条信息", "https://xhslink.com/a/AbCd"),
+    ],
+)
+def test_the_url_is_found_inside_share_texts(text: str, url: str) -> None:
+    assert find_url(text) == url
+
+
+def test_an_analysis_answers_the_seed_shape_and_charges_once(
+    client: TestClient, user: User, site: FileServer
+) -> None:
+    share = f"2.05 复制打开看看【Mei Lin的作品】 {site.url('watch.html')} 复制此链接"
+    answer = client.post(ANALYZE, json={"link": share}, headers=user.auth).json()
+    assert answer["code"] == 0, answer
+    data = answer["data"]
+    assert set(data) == {"title", "author", "cover", "videoUrl", "musicUrl", "balance"}
+    assert data["title"] == "Sunset over the harbour"
+    assert data["author"] == "Mei Lin"
+    assert data["cover"] == site.url("cover.jpg")
+    assert data["videoUrl"] == site.url("clip.mp4")
+    assert not data["musicUrl"]
+    assert data["balance"] == 998
+    again = client.post(ANALYZE, json={"link": share}, headers=user.auth).json()["data"]
+    assert again["balance"] == 996  # a cached answer is still charged
+
+
+def test_extract_music_stores_the_audio_track_as_a_private_upload(
+    client: TestClient, user: User, site: FileServer, tmp_path: Path
+) -> None:
+    body = {"link": site.url("watch.html"), "extractMusic": True}
+    data = client.post(ANALYZE, json=body, headers=user.auth).json()["data"]
+    parts = urlsplit(data["musicUrl"])
+    response = client.get(f"{parts.path}?{parts.query}")
+    assert response.status_code == 200
+    (tmp_path / "music.mp3").write_bytes(response.content)
+    assert media.probe(tmp_path / "music.mp3").duration == pytest.approx(2.0, abs=0.1)
+    path_key = parts.path.removeprefix("/files/")
+    order = {"orderType": "extract-voice", "stuff": {"pathKey": path_key}}
+    created = client.post("/api/open/v1/order/create", json=order, headers=user.auth).json()
+    assert created["code"] == 0  # the extracted music is the account's own file
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "link is required"),
+        ({"link": "   "}, "link is required"),
+        ({"link": "no address in here at all"}, "no link found"),
+    ],
+)
+def test_bad_requests_are_refused_without_charging(
+    client: TestClient, user: User, body: dict[str, Any], message: str
+) -> None:
+    answer = client.post(ANALYZE, json=body, headers=user.auth)
+    assert answer.status_code == 400
+    assert message in answer.json()["msg"]
+
+
+def test_a_failed_analysis_is_refunded(client: TestClient, user: User, site: FileServer) -> None:
+    for path in ("empty.html", "missing.html"):
+        answer = client.post(ANALYZE, json={"link": site.url(path)}, headers=user.auth).json()
+        assert answer["code"] == 400, answer
+        assert answer["msg"] and "Traceback" not in answer["msg"]
+    ok = client.post(ANALYZE, json={"link": site.url("watch.html")}, headers=user.auth).json()
+    assert ok["data"]["balance"] == 998  # the two failures cost nothing
+
+
+def test_an_account_without_credits_is_refused(
+    client: TestClient, ctx: Any, site: FileServer
+) -> None:
+
+    poor = new_user(ctx, credits=1)
+    answer = client.post(ANALYZE, json={"link": site.url("watch.html")}, headers=poor.auth)
+    assert answer.json()["msg"] == "ErrorCode.USER_BLANCE_NOT_ENOUGH"
+
+
+def test_private_addresses_are_refused_by_default(tmp_path: Path, site: FileServer) -> None:
+
+    from helpers import new_user
+
+    settings = make_settings(tmp_path / "strict")
+    settings.fetch.allow_private = False
+    settings.data_dir.mkdir(parents=True)
+    upgrade(settings.db_url)
+    ctx = Context.build(settings)
+    user = new_user(ctx)
+    with TestClient(create_app(settings, ctx=ctx)) as strict:
+        answer = strict.post(ANALYZE, json={"link": site.url("watch.html")}, headers=user.auth)
+    ctx.close()
+    assert answer.json()["code"] == 400
+    assert "public addresses" in answer.json()["msg"]
+    assert answer.json()["msg"]
+
+
+class _Redirects(BaseHTTPRequestHandler):
+    target = ""
+
+    def do_GET(self) -> None:
+        hops = {"/s/abc": "/r/1", "/r/1": self.target}
+        self.send_response(302)
+        self.send_header("Location", hops.get(self.path, "/s/abc"))
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_short_link_resolves_through_redirects(
+    client: TestClient, user: User, site: FileServer
+) -> None:
+    _Redirects.target = site.url("watch.html")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirects)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        link = f"http://127.0.0.1:{server.server_address[1]}/s/abc"
+        data = client.post(ANALYZE, json={"link": link}, headers=user.auth).json()["data"]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert data["title"] == "Sunset over the harbour"
