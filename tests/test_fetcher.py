@@ -27,7 +27,7 @@ import httpcore
 import pytest
 
 from yinzi._netguard import PinnedBackend
-from yinzi.errors import FetchError
+from yinzi.errors import ConfigurationError, FetchError
 from yinzi.fetcher import (
     FetchPolicy,
     FetchResult,
@@ -457,6 +457,15 @@ def test_download_writes_the_file(
     assert list(result.path.parent.iterdir()) == [result.path]
 
 
+def test_download_sends_the_given_headers(
+    server: Server, open_fetcher: GuardedFetcher, tmp_path: Path
+) -> None:
+    result = open_fetcher.download(
+        f"{server.base}/echo", tmp_path / "echo.json", headers={"Referer": "https://site.test/"}
+    )
+    assert json.loads(result.path.read_text())["headers"]["Referer"] == "https://site.test/"
+
+
 def test_download_follows_relative_redirects(
     server: Server, open_fetcher: GuardedFetcher, tmp_path: Path
 ) -> None:
@@ -584,3 +593,46 @@ def test_credentials_do_not_follow_a_redirect_to_another_origin(
 def test_request_has_its_own_byte_limit(server: Server, open_fetcher: GuardedFetcher) -> None:
     with pytest.raises(FetchError, match=r"it is 100 KiB, over the limit of 1000 bytes"):
         open_fetcher.request("GET", f"{server.base}/audio.mp3", max_bytes=1000)
+
+
+# -- through a proxy -------------------------------------------------------------------------
+# The test server answers absolute-form requests ("GET http://public.test/json") too, so it
+# stands in for a forward proxy; the proxy itself is the administrator's and is not checked.
+
+
+def proxied(server: Server, answers: dict[str, Sequence[IPAddress]]) -> GuardedFetcher:
+    fetcher = GuardedFetcher(FetchPolicy(timeout_seconds=5), resolver=fake_dns(answers))
+    return fetcher.with_proxy(server.base)
+
+
+def test_with_a_proxy_every_request_goes_through_it(server: Server, tmp_path: Path) -> None:
+    fetcher = proxied(server, {"public.test": [ipaddress.ip_address("8.8.8.8")]})
+    assert fetcher.request("GET", "http://public.test/json").json() == {"ok": True}
+    fetcher.download("http://public.test/audio.mp3", tmp_path / "a.mp3")
+    assert [path for _, path, _ in server.seen] == [
+        "http://public.test/json",
+        "http://public.test/audio.mp3",
+    ]
+
+
+def test_with_a_proxy_targets_and_redirect_hops_are_still_checked(server: Server) -> None:
+    fetcher = proxied(
+        server,
+        {
+            "public.test": [ipaddress.ip_address("8.8.8.8")],
+            "inside.test": [ipaddress.ip_address("10.0.0.7")],
+        },
+    )
+    with pytest.raises(FetchError, match=r"inside\.test resolves to 10\.0\.0\.7, a private"):
+        fetcher.request("GET", "http://inside.test/json")
+    assert server.seen == []
+    with pytest.raises(FetchError, match=r"redirects to http://inside\.test/json, but"):
+        fetcher.request("GET", "http://public.test/to?url=http://inside.test/json")
+    assert [path for _, path, _ in server.seen] == [
+        "http://public.test/to?url=http://inside.test/json"
+    ]
+
+
+def test_a_proxy_must_be_an_http_url() -> None:
+    with pytest.raises(ConfigurationError, match="http:// or https://"):
+        GuardedFetcher(FetchPolicy()).with_proxy("socks5://127.0.0.1:1080")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from yinzi.db import Database
 from yinzi.fetcher import FetchPolicy, GuardedFetcher
 from yinzi.services.accounts import KeyCache
+from yinzi.services.analyze import LinkState
 from yinzi.settings import Settings
 from yinzi.storage import LocalStorage, Storage
 
@@ -18,6 +19,7 @@ class Context:
     storage: Storage
     fetcher: GuardedFetcher
     keys: KeyCache
+    links: LinkState = field(default_factory=LinkState)
 
     @classmethod
     def build(cls, settings: Settings) -> Context:

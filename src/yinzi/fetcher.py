@@ -17,6 +17,11 @@ Guarantees, for every hop of every request made through :class:`GuardedFetcher`:
   the whole call, redirects included, in time; connecting has its own shorter limit.
 - Failures raise :class:`~yinzi.errors.FetchError` whose message is fit to show the user: it
   names the URL as ``scheme://host[:port]/path`` only, never its credentials or query.
+
+With a ``proxy`` (an administrator's, trusted: ``http://`` or ``https://``) every connection goes
+to the proxy instead. Each hop's host is still resolved here and refused unless all its addresses
+are allowed, but the proxy resolves the name again and connects itself, so pinning (and with it
+protection from DNS rebinding between the two lookups) is then the proxy's job.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from yinzi._netguard import (
     resolve_host,
     why_not_public,
 )
-from yinzi.errors import FetchError
+from yinzi.errors import ConfigurationError, FetchError
 from yinzi.settings import FetchSettings
 
 __all__ = [
@@ -142,13 +147,23 @@ class GuardedFetcher:
         *,
         resolver: Resolver | None = None,
         address_allowed: AddressCheck | None = None,
+        proxy: str | None = None,
     ) -> None:
+        if proxy is not None and urlsplit(proxy).scheme not in _SCHEMES:
+            raise ConfigurationError("the proxy must be an http:// or https:// URL")
         self._policy = policy
         self._resolve = resolver or resolve_host
         self._allowed = address_allowed or (
             _not_metadata if policy.allow_private else is_public_address
         )
+        self._proxy = proxy
         self._ssl_context: ssl.SSLContext | None = None
+
+    def with_proxy(self, proxy: str | None) -> GuardedFetcher:
+        """A fetcher like this one whose connections all go through ``proxy`` (None: direct)."""
+        return GuardedFetcher(
+            self._policy, resolver=self._resolve, address_allowed=self._allowed, proxy=proxy
+        )
 
     def check_url(self, url: str) -> None:
         """Refuse ``url`` now if it could never be fetched (scheme, host, resolved addresses)."""
@@ -157,15 +172,21 @@ class GuardedFetcher:
         except _Refused as exc:
             raise FetchError(f"could not fetch {_shown(url)}: {exc}") from exc
 
-    def download(self, url: str, dest: Path) -> FetchResult:
+    def download(
+        self, url: str, dest: Path, *, headers: Mapping[str, str] | None = None
+    ) -> FetchResult:
         """Stream ``url`` to ``dest`` atomically (via ``dest`` + ``.part``), following redirects.
+
+        ``headers`` are sent with the request (e.g. the Referer a video host wants); credential
+        headers are dropped on a redirect to another origin, as for :meth:`request`.
 
         Raises :class:`FetchError` for a refused URL, a non-2xx answer, a body over
         ``max_bytes``, a download slower than ``timeout_seconds`` or a network failure.
         """
         part = dest.with_name(dest.name + ".part")  # not with_suffix: a.mp3 and a.wav differ
         with self._call(url, self._policy.timeout_seconds) as (call, client):
-            response = self._open(call, client, "GET", url, {"Accept-Encoding": "identity"})
+            sent = {**(headers or {}), "Accept-Encoding": "identity"}
+            response = self._open(call, client, "GET", url, sent)
             try:
                 if not response.is_success:
                     raise call.fail(f"the server answered {_status(response)}")
@@ -226,8 +247,13 @@ class GuardedFetcher:
         call = _Call(_shown(url), timeout_seconds, deadline, PinnedBackend(deadline))
         if self._ssl_context is None:
             self._ssl_context = httpx.create_ssl_context()
+        transport: httpx.BaseTransport = (
+            PinnedTransport(call.backend, self._ssl_context)
+            if self._proxy is None
+            else httpx.HTTPTransport(verify=self._ssl_context, proxy=self._proxy)
+        )
         client = httpx.Client(
-            transport=PinnedTransport(call.backend, self._ssl_context),
+            transport=transport,
             timeout=httpx.Timeout(timeout_seconds, connect=self._policy.connect_timeout_seconds),
             headers={"User-Agent": _USER_AGENT},
             follow_redirects=False,

@@ -76,9 +76,13 @@ class _TtlCache:
             self._items[key] = (time.monotonic() + ttl, value)
 
 
-_infos = _TtlCache()
-_music = _TtlCache()
-_analyzers: dict[str, LinkAnalyzer] = {}
+class LinkState:
+    """A process's analyzer and caches (one per :class:`~yinzi.context.Context`)."""
+
+    def __init__(self) -> None:
+        self.infos = _TtlCache()
+        self.music = _TtlCache()
+        self.analyzer: LinkAnalyzer | None = None
 
 
 def analyze(ctx: Context, account: Account, text: str, *, extract_music: bool = False) -> Analysis:
@@ -102,27 +106,27 @@ def analyze(ctx: Context, account: Account, text: str, *, extract_music: bool = 
 
 
 def _info(ctx: Context, url: str) -> VideoInfo:
-    cached: VideoInfo | None = _infos.get(url)
+    cached: VideoInfo | None = ctx.links.infos.get(url)
     if cached is None:
         cached = _analyzer(ctx).analyze(url)
-        _infos.put(url, cached, ctx.settings.links.cache_seconds)
+        ctx.links.infos.put(url, cached, ctx.settings.links.cache_seconds)
     return cached
 
 
 def _analyzer(ctx: Context) -> LinkAnalyzer:
-    name = ctx.settings.links.engine
-    if name not in _analyzers:
+    if ctx.links.analyzer is None:
+        name = ctx.settings.links.engine
         options = ctx.settings.engine_options(name)
-        _analyzers[name] = registry.load(name, "links", fetcher=ctx.fetcher, **options)
-    return _analyzers[name]
+        ctx.links.analyzer = registry.load(name, "links", fetcher=ctx.fetcher, **options)
+    return ctx.links.analyzer
 
 
 def _music_link(ctx: Context, account: Account, info: VideoInfo) -> str:
     """Store the video's audio track as the account's MP3 upload; a fresh signed link to it."""
-    key: str | None = _music.get((account.id, info.webpage_url))
+    key: str | None = ctx.links.music.get((account.id, info.webpage_url))
     if key is None or not ctx.storage.exists(key):
         key = _extract_music(ctx, account, info)
-        _music.put((account.id, info.webpage_url), key, ctx.settings.links.cache_seconds)
+        ctx.links.music.put((account.id, info.webpage_url), key, ctx.settings.links.cache_seconds)
     return ctx.storage.url(key, ttl_seconds=ctx.settings.link_ttl_seconds)
 
 
