@@ -257,6 +257,7 @@ def engines() -> None:
     chosen = {
         settings.separation_engine: "track-separation, extract-voice, extract-music",
         settings.transcription_engine: "extract-text",
+        settings.links.engine: "short-video analyze",
     }
     for name, spec in sorted(registry.ENGINES.items()):
         problem = registry.check(name, settings.engine_options(name))
