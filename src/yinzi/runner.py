@@ -49,13 +49,13 @@ def run_order(ctx: Context, order_no: str) -> bool:
 
 def _fail(ctx: Context, order_no: str, token: str, exc: Exception) -> None:
     if isinstance(exc, YinziError):
-        reason = exc.message
+        reason, code = exc.message, exc.code
         log.info("order %s failed: %s", order_no, reason)
     else:
-        reason = "internal error while processing the order"
+        reason, code = "internal error while processing the order", "internal_error"
         log.exception("order %s failed unexpectedly", order_no)
     try:
-        orders.fail(ctx.db, order_no, token, reason)
+        orders.fail(ctx.db, order_no, token, reason, code)
     except StaleClaim:
         log.warning("order %s ended elsewhere before it could be failed", order_no)
 

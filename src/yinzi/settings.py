@@ -40,6 +40,20 @@ class TextPrice(Price):
     per_minute: int = Field(2, ge=0, description="Credits per started minute of input audio.")
 
 
+class VocalRemovalPrice(Price):
+    minimum: int = Field(
+        10, ge=0, description="Credits held at create, and the least an order costs."
+    )
+    per_minute: int = Field(0, ge=0, description="Credits per started minute of input audio.")
+
+
+class StemSplitPrice(Price):
+    minimum: int = Field(
+        50, ge=0, description="Credits held at create, and the least an order costs."
+    )
+    per_minute: int = Field(0, ge=0, description="Credits per started minute of input audio.")
+
+
 class Prices(BaseModel):
     """One :class:`Price` per order type. A type whose defaults differ gets a Price subclass, so
     that overriding one field from the environment keeps the other's default."""
@@ -48,6 +62,8 @@ class Prices(BaseModel):
     extract_voice: Price = Price()
     extract_music: Price = Price()
     extract_text: Price = TextPrice()
+    separate_vocal: Price = VocalRemovalPrice()
+    split_stem: Price = StemSplitPrice()
     short_video_analyze: int = Field(
         2, ge=0, description="Credits one short-video analysis costs (refunded if it fails)."
     )
@@ -138,6 +154,20 @@ class Settings(BaseSettings):
 
     separation_engine: str = Field(
         "separation.spectral", description="Engine for vocals/accompaniment separation."
+    )
+    stem_engine: str = Field(
+        "separation.spectral", description="Engine for multi-stem splits (split_stem)."
+    )
+    maintenance: bool = Field(
+        False, description="Refuse new vocal-removal tasks (455) while queries keep working."
+    )
+    rate_limit_per_minute: int = Field(
+        120, description="Vocal-removal requests one API key may make per minute (0: no limit)."
+    )
+    callback_timeout_seconds: float = Field(15.0, description="Time allowed for one callback.")
+    callback_attempts: int = Field(3, description="Callback deliveries tried before giving up.")
+    callback_backoff_seconds: float = Field(
+        2.0, description="Wait before the second callback attempt; doubled for each next one."
     )
     transcription_engine: str = Field(
         "transcription.pocketsphinx", description="Engine for extract-text orders."

@@ -42,6 +42,8 @@ class Account(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     is_admin: Mapped[bool] = mapped_column(default=False)
+    webhook_secret: Mapped[str | None] = mapped_column(String(100), default=None)
+    """Signs the account's callbacks when set (``yinzi accounts webhook-secret``)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -93,6 +95,7 @@ class Order(Base):
         CheckConstraint("held >= 0", name="order_held_not_negative"),
         Index("ix_orders_status_lease", "status", "lease_until"),
         Index("ix_orders_account_created", "account_id", "created_at"),
+        Index("ix_orders_callback_due", "callback_state", "callback_next_at"),
     )
 
     order_no: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -124,6 +127,14 @@ class Order(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     purged_at: Mapped[datetime | None] = mapped_column(default=None)
     """When retention deleted the order's files."""
+    error_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    """The failure's stable code (``fetch_failed``, ``media_error``, ``timeout``...)."""
+    callback_url: Mapped[str | None] = mapped_column(Text, default=None)
+    callback_state: Mapped[str | None] = mapped_column(String(16), default=None)
+    """``pending`` (due at ``callback_next_at``), ``delivered`` or ``failed``."""
+    callback_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    callback_next_at: Mapped[datetime | None] = mapped_column(default=None)
+    callback_error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Upload(Base):

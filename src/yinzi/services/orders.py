@@ -51,7 +51,7 @@ class OrderKind:
     name: str
     family: str
     outputs: tuple[str, ...]
-    """Result businesses, in the order the API lists them."""
+    """Result businesses, in the order the API lists them (empty: every stem the engine makes)."""
 
 
 ORDER_KINDS: dict[str, OrderKind] = {
@@ -61,6 +61,8 @@ ORDER_KINDS: dict[str, OrderKind] = {
         OrderKind("extract-voice", "separation", ("vocals",)),
         OrderKind("extract-music", "separation", ("accompaniment",)),
         OrderKind("extract-text", "transcription", ("caption", "text", "vtt", "segments")),
+        OrderKind("separate_vocal", "separation", ("vocals", "accompaniment")),
+        OrderKind("split_stem", "separation", ()),
     )
 }
 FORMATS = ("mp3", "wav", "flac")
@@ -291,10 +293,13 @@ def finish(
         return price
 
 
-def fail(db: Database, order_no: str, token: str, reason: str) -> None:
+def fail(
+    db: Database, order_no: str, token: str, reason: str, code: str = "internal_error"
+) -> None:
     now = utcnow()
     with db.write() as session:
-        order = _cas(session, order_no, token, **_ending(OrderStatus.FAILED, now, reason=reason))
+        ended = _ending(OrderStatus.FAILED, now, reason=reason, error_code=code)
+        order = _cas(session, order_no, token, **ended)
         billing.release(session, order)
 
 
@@ -312,23 +317,24 @@ def expire_overdue(db: Database, settings: Settings) -> list[str]:
     ended = []
     for order_no, deadline in overdue:
         if deadline < now:
-            status, reason = OrderStatus.TIMEOUT, "the order did not finish before its deadline"
+            status, code = OrderStatus.TIMEOUT, "timeout"
+            reason = "the order did not finish before its deadline"
         else:
-            status = OrderStatus.FAILED
+            status, code = OrderStatus.FAILED, "worker_lost"
             reason = f"the order's worker stopped {settings.max_attempts} times; giving up"
-        if _end_active(db, order_no, status, reason, now):
+        if _end_active(db, order_no, status, reason, code, now):
             ended.append(order_no)
     return ended
 
 
 def _end_active(
-    db: Database, order_no: str, status: OrderStatus, reason: str, now: datetime
+    db: Database, order_no: str, status: OrderStatus, reason: str, code: str, now: datetime
 ) -> bool:
     with db.write() as session:
         matched = session.execute(
             update(Order)
             .where(Order.order_no == order_no, Order.status.in_(ACTIVE))
-            .values(**_ending(status, now, reason=reason))
+            .values(**_ending(status, now, reason=reason, error_code=code))
         ).rowcount  # type: ignore[attr-defined]
         if matched != 1:
             return False

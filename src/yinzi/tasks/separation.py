@@ -15,9 +15,12 @@ from yinzi.tasks.base import Output, TaskResult, engine
 
 
 def run(settings: Settings, order: Order, source: Path, work: Path, check: Progress) -> TaskResult:
-    stems = ORDER_KINDS[order.order_type].outputs
+    kind = ORDER_KINDS[order.order_type]
     fmt = cast(OutputFormat, order.options.get("format", "mp3"))
-    separator: Separator = engine(settings, settings.separation_engine, "separation")
+    name = settings.separation_engine if kind.outputs else settings.stem_engine
+    separator: Separator = engine(settings, name, "separation")
+    # an empty output list asks for every stem the engine makes, apart from the complement
+    stems = kind.outputs or tuple(s for s in separator.stems if s != "accompaniment")
     outputs = {stem: work / f"{stem}.{fmt}" for stem in stems}
     writers = {
         stem: media.AudioWriter(path, format=fmt, sample_rate=separator.sample_rate, channels=2)
