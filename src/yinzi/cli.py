@@ -159,6 +159,26 @@ def accounts_create(
     typer.echo(key.key)
 
 
+@accounts_app.command("webhook-secret")
+def accounts_webhook_secret(
+    email: str,
+    clear: Annotated[bool, typer.Option(help="Stop signing this account's callbacks.")] = False,
+) -> None:
+    """Create (or replace) the secret that signs an account's callbacks; prints it."""
+    from yinzi.services import accounts
+    from yinzi.services.callbacks import new_secret
+
+    ctx = _context()
+    with ctx.db.write() as session:
+        account = accounts.find(session, email)
+        account.webhook_secret = None if clear else new_secret()
+        secret = account.webhook_secret
+    if secret:
+        typer.echo(secret)
+    else:
+        err.print(f"callbacks of {email} are no longer signed")
+
+
 @accounts_app.command("list")
 def accounts_list() -> None:
     """List accounts with their balances."""

@@ -8,6 +8,7 @@ from yinzi.db import Database
 from yinzi.fetcher import FetchPolicy, GuardedFetcher
 from yinzi.services.accounts import KeyCache
 from yinzi.services.analyze import LinkState
+from yinzi.services.ratelimit import RateLimiter
 from yinzi.settings import Settings
 from yinzi.storage import LocalStorage, Storage
 
@@ -19,6 +20,7 @@ class Context:
     storage: Storage
     fetcher: GuardedFetcher
     keys: KeyCache
+    limiter: RateLimiter
     links: LinkState = field(default_factory=LinkState)
 
     @classmethod
@@ -33,6 +35,7 @@ class Context:
             storage=storage,
             fetcher=GuardedFetcher(FetchPolicy.from_settings(settings.fetch)),
             keys=KeyCache(settings.auth_cache_seconds),
+            limiter=RateLimiter(settings.rate_limit_per_minute),
         )
 
     def close(self) -> None:

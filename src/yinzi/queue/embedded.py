@@ -37,10 +37,13 @@ class Worker:
 
     def run_once(self) -> bool:
         """Run at most one order; returns whether one was run."""
+        from yinzi.api import vocal_removal
         from yinzi.runner import run_order
-        from yinzi.services import orders
+        from yinzi.services import callbacks, orders
 
         self.upkeep()
+        renderers = dict.fromkeys(vocal_removal.TYPES, vocal_removal.callback_body)
+        callbacks.deliver_due(self.ctx, renderers)
         for order_no in orders.next_claimable(self.ctx.db, self.ctx.settings):
             if run_order(self.ctx, order_no):
                 return True

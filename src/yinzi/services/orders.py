@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -102,6 +102,7 @@ def create(
     *,
     idempotency_key: str | None = None,
     fingerprint: str | None = None,
+    callback_url: str | None = None,
 ) -> Order:
     """Create an order and hold its type's minimum price, in the caller's transaction."""
     if idempotency_key:
@@ -122,6 +123,7 @@ def create(
         held=0,
         idempotency_key=idempotency_key,
         request_hash=fingerprint,
+        callback_url=callback_url,
         deadline_at=now + timedelta(seconds=settings.order_timeout_seconds),
         created_at=now,
         updated_at=now,
@@ -254,13 +256,16 @@ def set_duration(
 
 
 def _ending(status: OrderStatus, now: datetime, **values: Any) -> dict[str, Any]:
-    """The columns of an order that reaches a final status: no claim, no lease, finished now."""
+    """The columns of an order that reaches a final status: no claim, no lease, finished now,
+    and its callback (if it has a callback URL) due at once."""
     return {
         "status": status,
         "claim_token": None,
         "lease_until": None,
         "finished_at": now,
         "updated_at": now,
+        "callback_state": case((Order.callback_url.is_not(None), "pending"), else_=None),
+        "callback_next_at": now,
         **values,
     }
 

@@ -1,0 +1,229 @@
+"""The vocal-removal dialect (Kie-compatible): ``{"code": 200, "msg": "success", "data": ...}``.
+
+Errors use the same envelope with ``code`` equal to the HTTP status, one of the codes Kie
+documents: 401, 402, 404, 409, 422, 429, 451, 455 and 500. A task is an order of type
+``separate_vocal`` or ``split_stem``; its ``taskId`` is the order number.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from yinzi.api.deps import ContextDep, DispatcherDep, bearer_token
+from yinzi.context import Context
+from yinzi.db.models import Order
+from yinzi.errors import Maintenance, MissingApiKey, NotFound, ValidationFailed, YinziError
+from yinzi.services import orders
+from yinzi.services.orders import OrderStatus
+
+PREFIX = "/api/v1/vocal-removal"
+router = APIRouter(prefix=PREFIX, tags=["Vocal removal (Kie-compatible)"])
+CODES = (401, 402, 404, 409, 422, 429, 451, 455, 500)
+TYPES = ("separate_vocal", "split_stem")
+URL_FIELDS = (
+    "originUrl",
+    "instrumentalUrl",
+    "vocalUrl",
+    "backingVocalsUrl",
+    "drumsUrl",
+    "bassUrl",
+    "guitarUrl",
+    "pianoUrl",
+    "keyboardUrl",
+    "percussionUrl",
+    "stringsUrl",
+    "synthUrl",
+    "fxUrl",
+    "brassUrl",
+    "woodwindsUrl",
+)
+STEM_FIELDS = {
+    "vocals": "vocalUrl",
+    "accompaniment": "instrumentalUrl",
+    "backing_vocals": "backingVocalsUrl",
+    "drums": "drumsUrl",
+    "bass": "bassUrl",
+    "guitar": "guitarUrl",
+    "piano": "pianoUrl",
+    "keyboard": "keyboardUrl",
+    "percussion": "percussionUrl",
+    "strings": "stringsUrl",
+    "synth": "synthUrl",
+    "fx": "fxUrl",
+    "brass": "brassUrl",
+    "woodwinds": "woodwindsUrl",
+}
+INPUT_CODES = {"fetch_failed": 451, "insufficient_credits": 402}
+
+
+def render_error(exc: YinziError) -> JSONResponse:
+    code = exc.status if exc.status in CODES else (500 if exc.status >= 500 else 422)
+    return JSONResponse({"code": code, "msg": exc.message, "data": None}, code)
+
+
+def ok(data: Any) -> dict[str, Any]:
+    return {"code": 200, "msg": "success", "data": data}
+
+
+class GenerateRequest(BaseModel):
+    taskId: str | None = None
+    audioId: str | None = None
+    callBackUrl: str | None = None
+    type: str = "separate_vocal"
+    audioUrl: str | None = None
+
+
+def _account(request: Request, ctx: Context) -> Any:
+    key = bearer_token(request)
+    if not key:
+        raise MissingApiKey("Authorization: Bearer <API key> is required")
+    with ctx.db.read() as session:
+        account = ctx.keys.authenticate(session, key)
+    ctx.limiter.hit(key)
+    return account
+
+
+def _source(ctx: Context, body: GenerateRequest) -> str:
+    if body.audioUrl:
+        url = body.audioUrl.strip()
+        if url.lower().startswith(("http://", "https://")):
+            ctx.fetcher.check_url(url)
+        return url
+    if not body.taskId or not body.audioId:
+        raise ValidationFailed("taskId and audioId are required (or audioUrl)")
+    raise NotFound(f"no music task {body.taskId} with audio {body.audioId}")
+
+
+@router.post("/generate")
+def generate(
+    body: GenerateRequest,
+    request: Request,
+    ctx: ContextDep,
+    dispatcher: DispatcherDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> dict[str, Any]:
+    account = _account(request, ctx)
+    if ctx.settings.maintenance:
+        raise Maintenance()
+    if body.type not in TYPES:
+        raise ValidationFailed(f"type must be one of {', '.join(TYPES)}")
+    callback = (body.callBackUrl or "").strip()
+    if not callback.lower().startswith(("http://", "https://")):
+        raise ValidationFailed("callBackUrl is required and must be an http(s) URL")
+    source = _source(ctx, body)
+    options = {"format": "mp3", "audioId": body.audioId, "musicTaskId": body.taskId}
+    with ctx.db.write() as session:
+        order = orders.create(
+            session,
+            ctx.settings,
+            account,
+            body.type,
+            source,
+            options,
+            idempotency_key=idempotency_key,
+            fingerprint=orders.request_hash(body.model_dump(mode="json")),
+            callback_url=callback,
+        )
+    dispatcher.dispatch(order.order_no)
+    return ok({"taskId": order.order_no})
+
+
+@router.get("/record-info")
+def record_info(request: Request, ctx: ContextDep, taskId: str = "") -> dict[str, Any]:
+    account = _account(request, ctx)
+    if not taskId:
+        raise ValidationFailed("taskId is required")
+    with ctx.db.read() as session:
+        order = orders.get(session, account, taskId)
+        if order.order_type not in TYPES:
+            raise NotFound("task not found")
+    return ok(record(ctx, order))
+
+
+def success_flag(order: Order) -> str:
+    if order.status == OrderStatus.FINISH:
+        return "CALLBACK_EXCEPTION" if order.callback_state == "failed" else "SUCCESS"
+    if order.status == OrderStatus.FAILED and order.error_code in _INPUT_FAILURES:
+        return "CREATE_TASK_FAILED"
+    if order.status in (OrderStatus.FAILED, OrderStatus.TIMEOUT):
+        return "GENERATE_AUDIO_FAILED"
+    return "PENDING"
+
+
+_INPUT_FAILURES = ("fetch_failed", "media_error", "input_error", "insufficient_credits")
+
+
+def error_code(order: Order) -> int | None:
+    if order.status not in (OrderStatus.FAILED, OrderStatus.TIMEOUT):
+        return None
+    if order.error_code in INPUT_CODES:
+        return INPUT_CODES[order.error_code]
+    return 422 if order.error_code in _INPUT_FAILURES else 500
+
+
+def urls(ctx: Context, order: Order) -> dict[str, str | None]:
+    fields: dict[str, str | None] = dict.fromkeys(URL_FIELDS)
+    if order.status != OrderStatus.FINISH:
+        return fields
+    ttl = ctx.settings.link_ttl_seconds
+    if order.source.lower().startswith(("http://", "https://")):
+        fields["originUrl"] = order.source
+    elif ctx.storage.exists(order.source):
+        fields["originUrl"] = ctx.storage.url(order.source, ttl_seconds=ttl)
+    for item in order.results:
+        field = STEM_FIELDS.get(item["business"], f"{_camel(item['business'])}Url")
+        fields[field] = ctx.storage.url(item["key"], ttl_seconds=ttl)
+    return fields
+
+
+def record(ctx: Context, order: Order) -> dict[str, Any]:
+    finished = order.finished_at if order.status == OrderStatus.FINISH else None
+    failed = order.status in (OrderStatus.FAILED, OrderStatus.TIMEOUT)
+    return {
+        "taskId": order.order_no,
+        "musicId": order.options.get("audioId"),
+        "callbackUrl": order.callback_url,
+        "musicIndex": 0,
+        "completeTime": _ms(finished),
+        "response": urls(ctx, order),
+        "successFlag": success_flag(order),
+        "createTime": _ms(order.created_at),
+        "errorCode": error_code(order),
+        "errorMessage": order.reason if failed else None,
+    }
+
+
+def callback_body(ctx: Context, order: Order) -> dict[str, Any]:
+    """The JSON POSTed to ``callBackUrl`` when the task ends."""
+    if order.status == OrderStatus.FINISH:
+        info = {_snake(k): v for k, v in urls(ctx, order).items()}
+        return {
+            "code": 200,
+            "msg": "vocal Removal generated successfully.",
+            "data": {"task_id": order.order_no, "vocal_removal_info": info},
+        }
+    return {
+        "code": error_code(order) or 500,
+        "msg": f"vocal Removal generation failed: {order.reason}",
+        "data": {"task_id": order.order_no, "vocal_removal_info": None},
+    }
+
+
+def _ms(moment: Any) -> int | None:
+    from datetime import UTC
+
+    return None if moment is None else int(moment.replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()

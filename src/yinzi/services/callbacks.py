@@ -1,0 +1,135 @@
+"""Callbacks: tell a client's URL that its task ended, signed, with bounded retries.
+
+When an order with a callback URL ends, its ``callback_state`` becomes ``pending`` (see
+``orders._ending``). Workers deliver due callbacks: each delivery is claimed by moving
+``callback_next_at`` forward with a compare-and-set, so two workers never send the same attempt.
+A 2xx answer delivers it; a 4xx stops at once (the receiver refused it); anything else is retried
+after ``callback_backoff_seconds``, doubled each time, up to ``callback_attempts`` tries, after
+which the state is ``failed``. Requests go through the guarded fetcher, never follow redirects,
+and carry two signatures when the account has a webhook secret:
+
+- Kie's: ``X-Webhook-Timestamp`` and ``X-Webhook-Signature`` = base64 HMAC-SHA256 of
+  ``taskId + "." + timestamp``, keyed by the secret string;
+- Standard Webhooks': ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` =
+  ``v1,`` + base64 HMAC-SHA256 of ``id.timestamp.body``, keyed by the base64 part of the secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from yinzi.db import utcnow
+from yinzi.db.models import Account, Order
+from yinzi.errors import FetchError
+
+if TYPE_CHECKING:
+    from yinzi.context import Context
+
+log = logging.getLogger(__name__)
+Render = Callable[["Context", Order], dict[str, Any]]
+SECRET_PREFIX = "whsec_"
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def signature_headers(secret: str, task_id: str, message_id: str, body: bytes) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    kie = hmac.new(secret.encode(), f"{task_id}.{timestamp}".encode(), hashlib.sha256).digest()
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    standard = hmac.new(key, signed, hashlib.sha256).digest()
+    return {
+        "X-Webhook-Timestamp": timestamp,
+        "X-Webhook-Signature": base64.b64encode(kie).decode(),
+        "webhook-id": message_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": "v1," + base64.b64encode(standard).decode(),
+    }
+
+
+def deliver_due(ctx: Context, renderers: Mapping[str, Render], limit: int = 10) -> int:
+    """Attempt every callback that is due; returns how many attempts were made."""
+    now = utcnow()
+    with ctx.db.read() as session:
+        due = list(
+            session.execute(
+                select(Order.order_no)
+                .where(Order.callback_state == "pending", Order.callback_next_at <= now)
+                .limit(limit)
+            ).scalars()
+        )
+    attempted = 0
+    for order_no in due:
+        order = _claim(ctx, order_no)
+        if order is not None and order.order_type in renderers:
+            _attempt(ctx, order, renderers[order.order_type])
+            attempted += 1
+    return attempted
+
+
+def _claim(ctx: Context, order_no: str) -> Order | None:
+    now = utcnow()
+    hold = timedelta(seconds=ctx.settings.callback_timeout_seconds + 30)
+    with ctx.db.write() as session:
+        matched = session.execute(
+            update(Order)
+            .where(
+                Order.order_no == order_no,
+                Order.callback_state == "pending",
+                Order.callback_next_at <= now,
+            )
+            .values(callback_next_at=now + hold, callback_attempts=Order.callback_attempts + 1)
+        ).rowcount  # type: ignore[attr-defined]
+        if matched != 1:
+            return None
+        return session.get(Order, order_no, populate_existing=True)
+
+
+def _attempt(ctx: Context, order: Order, render: Render) -> None:
+    body = json.dumps(render(ctx, order), ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json"}
+    with ctx.db.read() as session:
+        account = session.get(Account, order.account_id)
+    if account is not None and account.webhook_secret:
+        headers |= signature_headers(account.webhook_secret, order.order_no, order.message_id, body)
+    assert order.callback_url is not None
+    try:
+        response = ctx.fetcher.request(
+            "POST",
+            order.callback_url,
+            headers=headers,
+            content=body,
+            follow_redirects=False,
+            timeout_seconds=ctx.settings.callback_timeout_seconds,
+        )
+        status, error = response.status_code, f"the receiver answered HTTP {response.status_code}"
+    except FetchError as exc:
+        status, error = 0, exc.message
+    _record(ctx, order, status, error)
+
+
+def _record(ctx: Context, order: Order, status: int, error: str) -> None:
+    values: dict[str, Any]
+    if 200 <= status < 300:
+        values = {"callback_state": "delivered", "callback_error": None}
+    elif 400 <= status < 500 or order.callback_attempts >= ctx.settings.callback_attempts:
+        values = {"callback_state": "failed", "callback_error": error}
+        log.info("callback of order %s failed for good: %s", order.order_no, error)
+    else:
+        delay = ctx.settings.callback_backoff_seconds * 2 ** (order.callback_attempts - 1)
+        values = {"callback_error": error, "callback_next_at": utcnow() + timedelta(seconds=delay)}
+    with ctx.db.write() as session:
+        session.execute(update(Order).where(Order.order_no == order.order_no).values(**values))
