@@ -91,3 +91,20 @@ def test_errors_are_one_clear_line_without_a_traceback(data_dir: Path) -> None:
     assert again.returncode == 1
     assert "already exists" in again.stderr and "Traceback" not in again.stderr
     assert again.stdout == ""
+
+
+def test_webhook_secret_is_printed_once_and_can_be_cleared(data_dir: Path) -> None:
+    from yinzi.context import Context
+    from yinzi.services import accounts
+    from yinzi.settings import Settings
+
+    _run("accounts", "create", "hook@example.com")
+    secret = _run("accounts", "webhook-secret", "hook@example.com").strip()
+    assert secret.startswith("whsec_") and len(secret) > 40
+    ctx = Context.build(Settings())
+    with ctx.db.read() as s:
+        assert accounts.find(s, "hook@example.com").webhook_secret == secret
+    runner.invoke(app, ["accounts", "webhook-secret", "hook@example.com", "--clear"])
+    with ctx.db.read() as s:
+        assert accounts.find(s, "hook@example.com").webhook_secret is None
+    ctx.close()
