@@ -2,16 +2,19 @@
 
 Usage::
 
-    .venv/bin/python bench/separation.py [--data ../shared/eval/music] [--limit N]
+    .venv/bin/python bench/separation.py [--data DIR] [--limit N] [--vocals | --stems]
 
-Each clip folder holds ``mixture.flac`` and ``vocals.flac`` (44.1 kHz stereo); the accompaniment
-reference is ``mixture - vocals``. The engine is streamed through ``separate()`` in 1-second
-blocks, single-threaded, and timed to give the real-time factor (processing time / audio time).
+Each clip folder holds ``mixture.flac`` and the stems ``vocals``, ``drums``, ``bass`` and
+``other`` (``.flac``, 44.1 kHz stereo); the accompaniment reference is ``mixture - vocals``. The
+engine is streamed through ``separate()`` in 1-second blocks, single-threaded, and timed to give
+the real-time factor (processing time / audio time). Two parts, both run by default: the vocals /
+accompaniment split (``--vocals`` alone), and the four-stem split, vocals, drums, bass and other
+requested together, with a table for drums, bass and other (``--stems`` alone).
 
 Quality is scale-invariant SDR (SI-SDR, no mean removal) with both channels flattened into one
 vector, reported for the mixture used as the estimate (the floor), for the engine's estimate, and
-as the improvement. An oracle ideal ratio mask (magnitude ratio, same STFT size) is printed as the
-ceiling.
+as the improvement. An oracle ideal ratio mask (magnitude ratio, same STFT size; for the four
+stems each stem's magnitude over the sum of all four) is printed as the ceiling.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from scipy import signal  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from yinzi.engines.separation.spectral import SpectralSeparator  # noqa: E402
+from yinzi.engines.separation.spectral import INSTRUMENTS, SpectralSeparator  # noqa: E402
 
 Audio = npt.NDArray[np.float32]
 BLOCK_SECONDS = 1.0
@@ -91,29 +94,27 @@ def blocks(audio: Audio, size: int) -> Iterator[Audio]:
         yield audio[:, start : start + size]
 
 
-def run_engine(mixture: Audio, rate: int) -> tuple[Audio, Audio, float]:
+def run_engine(mixture: Audio, rate: int, stems: tuple[str, ...]) -> tuple[dict[str, Audio], float]:
+    """The engine's estimate of each stem, and the real-time factor."""
     engine = SpectralSeparator()
-    out: dict[str, list[Audio]] = {"vocals": [], "accompaniment": []}
+    out: dict[str, list[Audio]] = {stem: [] for stem in stems}
     start = time.perf_counter()
-    for piece in engine.separate(blocks(mixture, int(rate * BLOCK_SECONDS)), list(out)):
+    for piece in engine.separate(blocks(mixture, int(rate * BLOCK_SECONDS)), stems):
         for stem, block in piece.items():
             out[stem].append(block)
     elapsed = time.perf_counter() - start
-    vocals = np.concatenate(out["vocals"], axis=1)
-    accompaniment = np.concatenate(out["accompaniment"], axis=1)
-    return vocals, accompaniment, elapsed * rate / mixture.shape[1]
+    estimates = {stem: np.concatenate(parts, axis=1) for stem, parts in out.items()}
+    return estimates, elapsed * rate / mixture.shape[1]
 
 
-def oracle_irm(mixture: Audio, vocals: Audio) -> Audio:
-    """Vocals from the ideal magnitude-ratio mask (the ceiling for any real-valued mask)."""
-    accompaniment = mixture - vocals
+def oracle_irm(mixture: Audio, sources: list[Audio]) -> list[Audio]:
+    """Each source from the ideal magnitude-ratio mask (the ceiling for any real-valued mask)."""
     kwargs = {"nperseg": IRM_FFT, "noverlap": IRM_FFT * 3 // 4}
-    _, _, spec_v = signal.stft(vocals, **kwargs)
-    _, _, spec_a = signal.stft(accompaniment, **kwargs)
+    magnitudes = [np.abs(signal.stft(source, **kwargs)[2]) for source in sources]
+    total = sum(magnitudes) + 1e-9
     _, _, spec_m = signal.stft(mixture, **kwargs)
-    mask = np.abs(spec_v) / (np.abs(spec_v) + np.abs(spec_a) + 1e-9)
-    _, estimate = signal.istft(mask * spec_m, **kwargs)
-    return np.asarray(estimate[:, : mixture.shape[1]], dtype=np.float32)
+    estimates = [signal.istft(mag / total * spec_m, **kwargs)[1] for mag in magnitudes]
+    return [np.asarray(e[:, : mixture.shape[1]], dtype=np.float32) for e in estimates]
 
 
 def evaluate(folder: Path) -> tuple[Row, Row]:
@@ -121,12 +122,13 @@ def evaluate(folder: Path) -> tuple[Row, Row]:
     vocals = decode(folder / "vocals.flac")
     accompaniment = mixture - vocals
     rate = SpectralSeparator.sample_rate
-    est_v, est_a, rtf = run_engine(mixture, rate)
+    estimates, rtf = run_engine(mixture, rate, ("vocals", "accompaniment"))
+    est_v, est_a = estimates["vocals"], estimates["accompaniment"]
     floor_v, floor_a = si_sdr(vocals, mixture), si_sdr(accompaniment, mixture)
     row = Row(
         folder.name, floor_v, si_sdr(vocals, est_v), floor_a, si_sdr(accompaniment, est_a), rtf
     )
-    irm_v = oracle_irm(mixture, vocals)
+    irm_v = oracle_irm(mixture, [vocals, accompaniment])[0]
     irm = Row(
         folder.name,
         floor_v,
@@ -168,19 +170,74 @@ def print_table(rows: list[Row], irm: Row) -> None:
     )
 
 
+@dataclass(frozen=True)
+class StemRow:
+    """SI-SDR of the mixture (floor) and of the estimate for each of `INSTRUMENTS`."""
+
+    clip: str
+    floors: tuple[float, ...]
+    estimates: tuple[float, ...]
+    rtf: float
+
+
+def evaluate_stems(folder: Path) -> tuple[StemRow, StemRow]:
+    mixture = decode(folder / "mixture.flac")
+    references = [decode(folder / f"{stem}.flac") for stem in ("vocals", *INSTRUMENTS)]
+    rate = SpectralSeparator.sample_rate
+    estimates, rtf = run_engine(mixture, rate, ("vocals", *INSTRUMENTS))
+    floors = tuple(si_sdr(ref, mixture) for ref in references[1:])
+    scores = tuple(
+        si_sdr(ref, estimates[s]) for ref, s in zip(references[1:], INSTRUMENTS, strict=True)
+    )
+    irm = oracle_irm(mixture, references)[1:]
+    oracle = tuple(si_sdr(ref, est) for ref, est in zip(references[1:], irm, strict=True))
+    return StemRow(folder.name, floors, scores, rtf), StemRow(folder.name, floors, oracle, 0)
+
+
+def mean_stem_row(name: str, rows: list[StemRow]) -> StemRow:
+    floors = tuple(np.mean([r.floors for r in rows], axis=0).tolist())
+    estimates = tuple(np.mean([r.estimates for r in rows], axis=0).tolist())
+    return StemRow(name, floors, estimates, float(np.mean([r.rtf for r in rows])))
+
+
+def print_stem_table(rows: list[StemRow], irm: StemRow) -> None:
+    columns = "".join(f"{f'{s} {c}':>12}" for s in INSTRUMENTS for c in ("mix", "est", "+dB"))
+    header = f"{'clip':<12}{columns}{'RTF':>8}"
+    print("Four stems requested together (vocals, drums, bass, other); SI-SDR in dB")
+    print(header)
+    print("-" * len(header))
+    for row in [*rows, irm]:
+        if row is rows[-1]:
+            print("-" * len(header))
+        cells = "".join(
+            f"{floor:12.2f}{est:12.2f}{est - floor:12.2f}"
+            for floor, est in zip(row.floors, row.estimates, strict=True)
+        )
+        rtf = f"{row.rtf:8.4f}" if row.rtf else f"{'-':>8}"
+        print(f"{row.clip:<12}{cells}{rtf}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "eval" / "music")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N clips")
+    part = parser.add_mutually_exclusive_group()
+    part.add_argument("--vocals", action="store_true", help="only the vocals/accompaniment part")
+    part.add_argument("--stems", action="store_true", help="only the four-stem part")
     args = parser.parse_args()
     folders = sorted(p for p in args.data.resolve().iterdir() if (p / "mixture.flac").exists())
-    rows: list[Row] = []
-    oracle: list[Row] = []
-    for folder in folders[: args.limit]:
-        row, irm = evaluate(folder)
-        rows.append(row)
-        oracle.append(irm)
-    print_table([*rows, mean_row("mean", rows)], mean_row("oracle IRM", oracle))
+    folders = folders[: args.limit]
+    if not args.stems:
+        rows, oracle = zip(*(evaluate(folder) for folder in folders), strict=True)
+        print_table([*rows, mean_row("mean", list(rows))], mean_row("oracle IRM", list(oracle)))
+    if not args.vocals:
+        if not args.stems:
+            print()
+        stem_rows, stem_oracle = zip(*(evaluate_stems(folder) for folder in folders), strict=True)
+        print_stem_table(
+            [*stem_rows, mean_stem_row("mean", list(stem_rows))],
+            mean_stem_row("oracle IRM", list(stem_oracle)),
+        )
 
 
 if __name__ == "__main__":

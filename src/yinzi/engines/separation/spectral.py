@@ -21,6 +21,12 @@ from them, ``c^2 / (c^2 + (1 - c)^2)``, which commits bins where one cue set cle
 of leaving every bin half-shared. Vocals are ``mask * X`` and accompaniment ``(1 - mask) * X``;
 since the STFT reconstructs perfectly, the two stems always add up to the mixture.
 
+Instruments. When ``drums``, ``bass`` or ``other`` is requested, the accompaniment mask is split
+further by harmonic/percussive median filtering and a bass crossover (see ``_stems``); the three
+shares add up to the accompaniment mask, so ``vocals + drums + bass + other`` is the mixture.
+Otherwise none of that runs, and only the requested stems are resynthesised, so asking for
+vocals and accompaniment alone costs what it did before the split existed.
+
 Invariants. Frames sit at absolute sample positions and chunks of ``chunk_frames`` are processed
 with a fixed look-ahead, so the output does not depend on how the input was cut into blocks.
 Each stem yields exactly as many samples as went in (the tail is flushed with zero padding).
@@ -39,11 +45,14 @@ import numpy.typing as npt
 
 from yinzi.engines.separation._pitch import PitchTracker, harmonic_comb
 from yinzi.engines.separation._repetition import RepetitionModel
+from yinzi.engines.separation._stems import StemSplitter
 from yinzi.engines.separation._stft import FrameAnalyser, Frames, OverlapAdd
 from yinzi.engines.separation.base import Block, Progress
 
 N_FFT = 2048
 HOP = 512
+INSTRUMENTS = ("drums", "bass", "other")
+"""Stems split from the accompaniment; computed only when one of them is requested."""
 
 
 @dataclass(frozen=True)
@@ -64,12 +73,16 @@ class SpectralOptions:
     comb_growth: float = 0.004  # extra width per bin of harmonic frequency (vibrato)
     pitch_jump_cost: float = 0.15  # Viterbi cost per 1/3 semitone of f0 change per frame
     pitch_lookahead_frames: int = 8  # frames past the chunk used to settle the f0 path
+    percussive_frames: int = 31  # time median for the harmonic estimate (about 0.36 s)
+    percussive_bins: int = 17  # frequency median for the percussive estimate (about 370 Hz)
+    kick_cut_hz: float = 0.0  # opt-in (e.g. 120): below it, what repeats counts as drums
+    bass_cut_hz: float = 250.0  # crossover between bass and other for pitched sound
 
 
 class SpectralSeparator:
     name: str = "separation.spectral"
     sample_rate: int = 44100
-    stems: tuple[str, ...] = ("vocals", "accompaniment")
+    stems: tuple[str, ...] = ("vocals", "accompaniment", *INSTRUMENTS)
 
     def __init__(self, *, options: SpectralOptions | None = None, **overrides: Any) -> None:
         """Use ``options`` (default: `SpectralOptions()`) with any field overridden by name."""
@@ -88,7 +101,7 @@ class SpectralSeparator:
         seen = 0
         for block in blocks:
             block = np.asarray(block, np.float32)
-            stream = stream or _Stream(block.shape[0], self.sample_rate, self.options)
+            stream = stream or _Stream(block.shape[0], self.sample_rate, self.options, stems)
             if block.shape[0] != stream.channels:
                 raise ValueError(f"block has {block.shape[0]} channels, expected {stream.channels}")
             seen += block.shape[1]
@@ -99,17 +112,17 @@ class SpectralSeparator:
             yield from _select(stream.finish(), stems)
 
 
-def _select(pair: tuple[Block, Block], stems: Sequence[str]) -> Iterator[dict[str, Block]]:
-    vocals, accompaniment = pair
-    if vocals.shape[1]:
-        by_name = {"vocals": vocals, "accompaniment": accompaniment}
+def _select(by_name: dict[str, Block], stems: Sequence[str]) -> Iterator[dict[str, Block]]:
+    if next(iter(by_name.values())).shape[1]:
         yield {stem: by_name[stem] for stem in stems}
 
 
 class _Stream:
     """Separation state for one stream of blocks with a fixed channel count."""
 
-    def __init__(self, channels: int, rate: int, options: SpectralOptions) -> None:
+    def __init__(
+        self, channels: int, rate: int, options: SpectralOptions, stems: Sequence[str]
+    ) -> None:
         self.options = options
         self.channels = channels
         self.total = 0
@@ -117,8 +130,8 @@ class _Stream:
         bin_hz = rate / N_FFT
         bins = N_FFT // 2 + 1
         self._analyser = FrameAnalyser(channels, N_FFT, HOP)
-        self._vocals = OverlapAdd(channels, N_FFT, HOP)
-        self._accompaniment = OverlapAdd(channels, N_FFT, HOP)
+        # only the requested stems are resynthesised (one at least, to count the samples out)
+        self._synths = {stem: OverlapAdd(channels, N_FFT, HOP) for stem in stems or ["vocals"]}
         self._pending: Frames = np.zeros((channels, 0, bins), np.complex64)
         frame_rate = rate / HOP
         self._repetition = RepetitionModel(
@@ -135,40 +148,64 @@ class _Stream:
         )
         self._bin_hz = bin_hz
         self._bins = bins
+        self._splitter: StemSplitter | None = None
+        self._foreground: Block = np.zeros((0, self._model_bins), np.float32)
+        if any(stem in INSTRUMENTS for stem in stems):
+            self._splitter = StemSplitter(
+                freqs,
+                time_frames=options.percussive_frames,
+                freq_bins=options.percussive_bins,
+                bass_cut_hz=options.bass_cut_hz,
+                kick_cut_hz=options.kick_cut_hz,
+                future_limit=options.lookahead_frames,
+            )
 
-    def push(self, block: Block) -> tuple[Block, Block]:
+    def push(self, block: Block) -> dict[str, Block]:
         self.total += block.shape[1]
         self._pending = np.concatenate([self._pending, self._analyser.push(block)], axis=1)
         ready = self.options.chunk_frames + self.options.lookahead_frames
         return self._drain(lambda pending: pending >= ready)
 
-    def finish(self) -> tuple[Block, Block]:
+    def finish(self) -> dict[str, Block]:
         """Flush: pad with zeros so every input sample is covered, then trim to the input length."""
         channels = self._pending.shape[0]
         padding = np.zeros((channels, N_FFT), np.float32)
         self._pending = np.concatenate([self._pending, self._analyser.push(padding)], axis=1)
-        vocals, accompaniment = self._drain(lambda pending: pending > 0)
-        keep = self.total - self.emitted + vocals.shape[1]
-        return vocals[:, :keep], accompaniment[:, :keep]
+        out = self._drain(lambda pending: pending > 0)
+        keep = self.total - self.emitted + next(iter(out.values())).shape[1]
+        return {stem: samples[:, :keep] for stem, samples in out.items()}
 
-    def _drain(self, more: Callable[[int], bool]) -> tuple[Block, Block]:
-        vocal_parts: list[Block] = []
-        accompaniment_parts: list[Block] = []
+    def _drain(self, more: Callable[[int], bool]) -> dict[str, Block]:
+        parts: dict[str, list[Block]] = {stem: [] for stem in self._synths}
         while more(self._pending.shape[1]):
             count = min(self.options.chunk_frames, self._pending.shape[1])
-            mask = self._vocal_mask(self._pending, count)
+            # exactly the chunk and its look-ahead, however many frames the blocks brought
+            spectra = self._pending[:, : count + self.options.lookahead_frames]
+            masks = self._masks(spectra, count)
             chunk = self._pending[:, :count]
-            vocal_parts.append(self._vocals.push((chunk * mask).astype(np.complex64)))
-            accompaniment_parts.append(
-                self._accompaniment.push((chunk * (1 - mask)).astype(np.complex64))
-            )
+            for stem, synth in self._synths.items():
+                parts[stem].append(synth.push((chunk * masks[stem]).astype(np.complex64)))
             self._pending = self._pending[:, count:]
-        channels = self._pending.shape[0]
-        empty = np.zeros((channels, 0), np.float32)
-        vocals = np.concatenate([empty, *vocal_parts], axis=1)
-        accompaniment = np.concatenate([empty, *accompaniment_parts], axis=1)
-        self.emitted += vocals.shape[1]
-        return vocals, accompaniment
+        empty = np.zeros((self._pending.shape[0], 0), np.float32)
+        out = {stem: np.concatenate([empty, *pieces], axis=1) for stem, pieces in parts.items()}
+        self.emitted += next(iter(out.values())).shape[1]
+        return out
+
+    def _masks(self, spectra: Frames, count: int) -> dict[str, Block]:
+        """The mask of every stem for the first ``count`` frames of ``spectra``."""
+        vocals = self._vocal_mask(spectra, count)
+        masks = {"vocals": vocals, "accompaniment": 1 - vocals}
+        if self._splitter is not None:
+            rest = masks["accompaniment"]
+            near = spectra[:, : count + self._splitter.lookahead]
+            mags = np.abs(near).mean(axis=0).astype(np.float32)
+            lookahead = mags.shape[0] - count
+            rest_mags = mags * np.concatenate([rest, np.ones((lookahead, self._bins), np.float32)])
+            drums, bass = self._splitter.shares(rest_mags, 1 - self._foreground, count)
+            masks["drums"] = rest * drums
+            masks["bass"] = rest * bass
+            masks["other"] = rest - masks["drums"] - masks["bass"]
+        return masks
 
     def _vocal_mask(self, spectra: Frames, count: int) -> Block:
         """Vocal mask ``(count, bins)`` for the first ``count`` frames of ``spectra``."""
@@ -178,6 +215,7 @@ class _Stream:
         horizon = count + min(options.pitch_lookahead_frames, spectra.shape[1] - count)
         background = self._repetition.background(mags, horizon, count)
         foreground = 1.0 - np.minimum(background, mags[:horizon]) / (mags[:horizon] + 1e-9)
+        self._foreground = foreground[:count]  # the drum split reuses it
         centre = _centre(spectra[:, :horizon], options.centre_width)
         mask = foreground * self._band * centre
         f0 = self._pitch.track(mags[:horizon] * mask, count)
