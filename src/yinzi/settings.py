@@ -96,6 +96,12 @@ class WhisperSettings(BaseModel):
     )
 
 
+class DemucsSettings(BaseModel):
+    model: str = Field("htdemucs", description="Demucs model: htdemucs (4 stems), htdemucs_6s...")
+    repo: str | None = Field(None, description="A local folder of Demucs model files.")
+    device: str = Field("auto", description="cpu, cuda, or auto (CUDA when a GPU is visible).")
+
+
 class LinkSettings(BaseModel):
     engine: str = Field("links.ytdlp", description="Engine that analyses short-video links.")
     cookies: dict[str, str] = Field(
@@ -174,6 +180,7 @@ class Settings(BaseSettings):
     )
     whisper: WhisperSettings = WhisperSettings()
     links: LinkSettings = LinkSettings()
+    demucs: DemucsSettings = DemucsSettings()
     prices: Prices = Prices()
     fetch: FetchSettings = FetchSettings()
 
@@ -206,6 +213,9 @@ class Settings(BaseSettings):
                 "compute_type": w.compute_type,
                 "download_root": w.download_dir,
             }
+        if name == "separation.demucs":
+            d = self.demucs
+            return {"model": d.model, "repo": d.repo, "device": d.device}
         if name == "links.ytdlp":
             return {
                 "cookies": dict(self.links.cookies),

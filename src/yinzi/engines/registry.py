@@ -51,6 +51,17 @@ register(
 
 register(
     EngineSpec(
+        name="separation.demucs",
+        family="separation",
+        target="yinzi.engines.separation.demucs:DemucsSeparator",
+        summary="Demucs (Hybrid Transformer): drums, bass, other, vocals (+ guitar, piano); "
+        "research-only weights",
+        requires=("torch", "demucs"),
+        extra="demucs",
+    )
+)
+register(
+    EngineSpec(
         name="transcription.pocketsphinx",
         family="transcription",
         target="yinzi.engines.transcription.pocketsphinx:PocketSphinxTranscriber",
