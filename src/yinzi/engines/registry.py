@@ -82,6 +82,25 @@ register(
 
 register(
     EngineSpec(
+        name="music.procedural",
+        family="music",
+        target="yinzi.engines.music.procedural:ProceduralComposer",
+        summary="Weight-free composer and synthesizer: style, key, tempo and mood from the prompt",
+        requires=("numpy", "scipy"),
+    )
+)
+register(
+    EngineSpec(
+        name="music.musicgen",
+        family="music",
+        target="yinzi.engines.music.musicgen:MusicGenComposer",
+        summary="MusicGen (transformers); non-commercial weights",
+        requires=("torch", "transformers"),
+        extra="musicgen",
+    )
+)
+register(
+    EngineSpec(
         name="links.ytdlp",
         family="links",
         target="yinzi.engines.links.ytdlp:YtDlpAnalyzer",
