@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from yinzi import __version__
-from yinzi.api import files, open_v1, vocal_removal
+from yinzi.api import files, open_v1, text_to_music, vocal_removal
 from yinzi.context import Context
 from yinzi.errors import BadRequest, YinziError
 from yinzi.queue.base import Dispatcher
@@ -32,6 +32,7 @@ DIALECTS: list[tuple[str, Renderer]] = [
     (open_v1.PREFIX, open_v1.render_error),
     (files.PREFIX, files.render_error),
     (vocal_removal.PREFIX, vocal_removal.render_error),
+    (text_to_music.PREFIX, text_to_music.render_error),
 ]
 
 
@@ -99,6 +100,7 @@ def create_app(
     _install_error_handlers(app)
     app.include_router(open_v1.router)
     app.include_router(vocal_removal.router)
+    app.include_router(text_to_music.router)
     app.include_router(files.router)
 
     @app.get("/healthz", tags=["health"])

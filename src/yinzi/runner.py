@@ -20,7 +20,7 @@ from yinzi.db.models import Order
 from yinzi.errors import YinziError
 from yinzi.services import orders
 from yinzi.services.orders import ORDER_KINDS, StaleClaim
-from yinzi.tasks import TASKS
+from yinzi.tasks import TASKS, TaskResult
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,10 @@ def run_order(ctx: Context, order_no: str) -> bool:
     log.info("order %s claimed (attempt %d)", order_no, order.attempts)
     try:
         with Lease(ctx, order_no, token) as lease:
-            results, seconds = _process(ctx, order, prefix, lease)
-            cost = orders.finish(ctx.db, ctx.settings, order_no, token, results, seconds)
+            results, done = _process(ctx, order, prefix, lease)
+            cost = orders.finish(
+                ctx.db, ctx.settings, order_no, token, results, done.seconds, done.price
+            )
         log.info("order %s finished, cost %d", order_no, cost)
     except StaleClaim:
         log.warning("order %s was taken from this worker; its results are discarded", order_no)
@@ -62,23 +64,25 @@ def _fail(ctx: Context, order_no: str, token: str, exc: Exception) -> None:
 
 def _process(
     ctx: Context, order: Order, prefix: str, lease: Lease
-) -> tuple[list[dict[str, str]], float]:
-    """Produce and store the order's results; returns them with the seconds of audio decoded."""
+) -> tuple[list[dict[str, str]], TaskResult]:
+    """Produce and store the order's results; returns them with what the task reported."""
     task = TASKS[ORDER_KINDS[order.order_type].family]
     tmp_root = ctx.settings.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
         work = Path(tmp)
-        source = _obtain_input(ctx, order, work)
-        info = media.probe(source)
-        orders.set_duration(ctx.db, ctx.settings, order.order_no, lease.token, info.duration)
+        source = None
+        if order.source:  # orders that make audio from nothing have no input
+            source = _obtain_input(ctx, order, work)
+            info = media.probe(source)
+            orders.set_duration(ctx.db, ctx.settings, order.order_no, lease.token, info.duration)
         result = task(ctx.settings, order, source, work, lease.check)
         results = []
         for output in result.outputs:
             key = prefix + output.path.name
             ctx.storage.put_file(key, output.path)
             results.append({"name": output.path.name, "business": output.business, "key": key})
-    return results, result.seconds
+    return results, result
 
 
 def _obtain_input(ctx: Context, order: Order, work: Path) -> Path:

@@ -54,6 +54,10 @@ class StemSplitPrice(Price):
     per_minute: int = Field(0, ge=0, description="Credits per started minute of input audio.")
 
 
+class BarPrice(BaseModel):
+    per_bar: int = Field(1, ge=0, description="Credits per bar of generated music.")
+
+
 class Prices(BaseModel):
     """One :class:`Price` per order type. A type whose defaults differ gets a Price subclass, so
     that overriding one field from the environment keeps the other's default."""
@@ -64,11 +68,14 @@ class Prices(BaseModel):
     extract_text: Price = TextPrice()
     separate_vocal: Price = VocalRemovalPrice()
     split_stem: Price = StemSplitPrice()
+    text_to_music: BarPrice = BarPrice()
     short_video_analyze: int = Field(
         2, ge=0, description="Credits one short-video analysis costs (refunded if it fails)."
     )
 
     def for_type(self, order_type: str) -> Price:
+        if order_type == "text-to-music":
+            raise ValueError("text-to-music is priced per bar: use prices.text_to_music")
         price: Price = getattr(self, order_type.replace("-", "_"))
         return price
 
@@ -161,6 +168,7 @@ class Settings(BaseSettings):
     separation_engine: str = Field(
         "separation.spectral", description="Engine for vocals/accompaniment separation."
     )
+    music_engine: str = Field("music.procedural", description="Engine for text-to-music.")
     stem_engine: str = Field(
         "separation.spectral", description="Engine for multi-stem splits (split_stem)."
     )

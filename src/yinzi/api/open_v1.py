@@ -15,6 +15,7 @@ from fastapi import APIRouter, Header, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
+from yinzi.api import text_to_music
 from yinzi.api.deps import ContextDep, DispatcherDep, OpenApiKey
 from yinzi.context import Context
 from yinzi.db.models import Order, Upload
@@ -45,6 +46,8 @@ class StuffIn(BaseModel):
     pathKey: str | None = None
     format: str | None = None
     language: str | None = None
+    text: Any = None
+    length: Any = None
 
 
 class OrderCreate(BaseModel):
@@ -64,6 +67,9 @@ def _validate(body: OrderCreate) -> tuple[str, str, dict[str, Any]]:
             f"Unsupported orderType {body.orderType!r}; valid types: {', '.join(ORDER_KINDS)}"
         )
     stuff = body.stuff or StuffIn()
+    if kind.family == "music":
+        text, length = text_to_music.validate(stuff.text, stuff.length)
+        return kind.name, "", {"text": text, "length": length}
     path_key = (stuff.pathKey or "").strip()
     if not path_key:
         raise BadRequest("pathKey is required")
@@ -90,6 +96,17 @@ def create_order(
         account = ctx.keys.authenticate(session, key)
     order_type, source, options = _validate(body)
     fingerprint = orders.request_hash(body.model_dump(mode="json"))
+    if order_type == "text-to-music":
+        order = text_to_music.create_task(
+            ctx,
+            account,
+            options["text"],
+            options["length"],
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )
+        dispatcher.dispatch(order.order_no)
+        return ok(_created(order))
     with ctx.db.write() as session:
         order = orders.create(
             session,
@@ -102,15 +119,17 @@ def create_order(
             fingerprint=fingerprint,
         )
     dispatcher.dispatch(order.order_no)
-    return ok(
-        {
-            "orderNo": order.order_no,
-            "orderType": order.order_type,
-            "orderStatus": order.status,
-            "payStatus": order.pay_status,
-            "messageId": order.message_id,
-        }
-    )
+    return ok(_created(order))
+
+
+def _created(order: Order) -> dict[str, Any]:
+    return {
+        "orderNo": order.order_no,
+        "orderType": order.order_type,
+        "orderStatus": order.status,
+        "payStatus": order.pay_status,
+        "messageId": order.message_id,
+    }
 
 
 @router.get("/order/query")

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from yinzi.api.deps import ContextDep, DispatcherDep, bearer_token
 from yinzi.context import Context
-from yinzi.db.models import Order
+from yinzi.db.models import Account, Order
 from yinzi.errors import Maintenance, MissingApiKey, NotFound, ValidationFailed, YinziError
 from yinzi.services import orders
 from yinzi.services.orders import OrderStatus
@@ -88,7 +88,7 @@ def _account(request: Request, ctx: Context) -> Any:
     return account
 
 
-def _source(ctx: Context, body: GenerateRequest) -> str:
+def _source(ctx: Context, account: Account, body: GenerateRequest) -> str:
     if body.audioUrl:
         url = body.audioUrl.strip()
         if url.lower().startswith(("http://", "https://")):
@@ -96,7 +96,19 @@ def _source(ctx: Context, body: GenerateRequest) -> str:
         return url
     if not body.taskId or not body.audioId:
         raise ValidationFailed("taskId and audioId are required (or audioUrl)")
-    raise NotFound(f"no music task {body.taskId} with audio {body.audioId}")
+    with ctx.db.read() as session:
+        music = session.get(Order, body.taskId)
+    if (
+        music is None
+        or music.account_id != account.id
+        or music.order_type != "text-to-music"
+        or body.audioId not in (music.message_id, "0")
+    ):
+        raise NotFound(f"no music task {body.taskId} with audio {body.audioId}")
+    if music.status != OrderStatus.FINISH or not music.results:
+        raise ValidationFailed(f"music task {body.taskId} has not completed")
+    key: str = music.results[0]["key"]
+    return key
 
 
 @router.post("/generate")
@@ -115,7 +127,7 @@ def generate(
     callback = (body.callBackUrl or "").strip()
     if not callback.lower().startswith(("http://", "https://")):
         raise ValidationFailed("callBackUrl is required and must be an http(s) URL")
-    source = _source(ctx, body)
+    source = _source(ctx, account, body)
     options = {"format": "mp3", "audioId": body.audioId, "musicTaskId": body.taskId}
     with ctx.db.write() as session:
         order = orders.create(

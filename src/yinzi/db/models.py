@@ -96,6 +96,7 @@ class Order(Base):
         Index("ix_orders_status_lease", "status", "lease_until"),
         Index("ix_orders_account_created", "account_id", "created_at"),
         Index("ix_orders_callback_due", "callback_state", "callback_next_at"),
+        Index("ix_orders_message_id", "message_id"),
     )
 
     order_no: Mapped[str] = mapped_column(String(32), primary_key=True)

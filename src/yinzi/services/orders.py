@@ -63,6 +63,7 @@ ORDER_KINDS: dict[str, OrderKind] = {
         OrderKind("extract-text", "transcription", ("caption", "text", "vtt", "segments")),
         OrderKind("separate_vocal", "separation", ("vocals", "accompaniment")),
         OrderKind("split_stem", "separation", ()),
+        OrderKind("text-to-music", "music", ("music",)),
     )
 }
 FORMATS = ("mp3", "wav", "flac")
@@ -82,9 +83,13 @@ def request_hash(payload: Any) -> str:
 
 
 def check_source(session: Session, account: Account, source: str) -> None:
-    """``source`` must be an http(s) URL or a file this account uploaded."""
+    """``source`` must be an http(s) URL, a file this account uploaded, or one of its results."""
     if source.lower().startswith(("http://", "https://")):
         return
+    if source.startswith("results/"):
+        owner = session.get(Order, source.split("/")[1])
+        if owner is not None and owner.account_id == account.id:
+            return
     if "://" in source:
         raise BadRequest("pathKey must be an http(s) URL or the pathKey of an uploaded file")
     upload = session.get(Upload, source)
@@ -103,13 +108,20 @@ def create(
     idempotency_key: str | None = None,
     fingerprint: str | None = None,
     callback_url: str | None = None,
+    message_id: str | None = None,
+    hold: int | None = None,
 ) -> Order:
-    """Create an order and hold its type's minimum price, in the caller's transaction."""
+    """Create an order and hold its price, in the caller's transaction.
+
+    The hold is the type's minimum unless ``hold`` says otherwise (a price known at create).
+    Orders that need no input (``source`` empty) skip the input check.
+    """
     if idempotency_key:
         existing = _by_idempotency_key(session, account.id, idempotency_key)
         if existing is not None:
             return _replay(existing, fingerprint)
-    check_source(session, account, source)
+    if source:
+        check_source(session, account, source)
     now = utcnow()
     order = Order(
         order_no=new_order_no(),
@@ -117,7 +129,7 @@ def create(
         order_type=order_type,
         status=OrderStatus.PENDING,
         pay_status=PayStatus.WAITING,
-        message_id=uuid.uuid4().hex,
+        message_id=message_id or uuid.uuid4().hex,
         source=source,
         options=options,
         held=0,
@@ -133,7 +145,9 @@ def create(
         session.flush()
     except IntegrityError as exc:  # a concurrent request with the same Idempotency-Key won
         raise Conflict("a request with this Idempotency-Key is already being processed") from exc
-    billing.hold(session, order, settings.prices.for_type(order_type).minimum)
+    billing.hold(
+        session, order, settings.prices.for_type(order_type).minimum if hold is None else hold
+    )
     return order
 
 
@@ -277,6 +291,7 @@ def finish(
     token: str,
     results: list[dict[str, str]],
     seconds: float,
+    price: int | None = None,
 ) -> int:
     """Settle a finished order at the price of the ``seconds`` actually decoded.
 
@@ -292,7 +307,8 @@ def finish(
             token,
             **_ending(OrderStatus.FINISH, now, results=results, duration=seconds),
         )
-        price = settings.prices.for_type(order.order_type).for_duration(seconds)
+        if price is None:
+            price = settings.prices.for_type(order.order_type).for_duration(seconds)
         billing.hold_up_to(session, order, price)
         billing.capture(session, order, price)
         return price

@@ -7,12 +7,13 @@ and media; they know nothing of HTTP, credits or storage.
 
 from __future__ import annotations
 
-from yinzi.tasks import separation, transcription
+from yinzi.tasks import music, separation, transcription
 from yinzi.tasks.base import Output, Task, TaskResult
 
 TASKS: dict[str, Task] = {
     "separation": separation.run,
     "transcription": transcription.run,
+    "music": music.run,
 }
 
 __all__ = ["TASKS", "Output", "Task", "TaskResult"]

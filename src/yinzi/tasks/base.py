@@ -26,12 +26,14 @@ class Output:
 class TaskResult:
     outputs: list[Output]
     seconds: float
-    """Seconds of input audio actually decoded: the order's price is computed from it."""
+    """Seconds of audio decoded (or made): the order's price is computed from it..."""
+    price: int | None = None
+    """...unless the task knows its price itself (e.g. per bar of generated music)."""
 
 
 class Task(Protocol):
     def __call__(
-        self, settings: Settings, order: Order, source: Path, work: Path, check: Progress
+        self, settings: Settings, order: Order, source: Path | None, work: Path, check: Progress
     ) -> TaskResult: ...
 
 

@@ -14,7 +14,10 @@ from yinzi.settings import Settings
 from yinzi.tasks.base import Output, TaskResult, engine
 
 
-def run(settings: Settings, order: Order, source: Path, work: Path, check: Progress) -> TaskResult:
+def run(
+    settings: Settings, order: Order, source: Path | None, work: Path, check: Progress
+) -> TaskResult:
+    assert source is not None
     kind = ORDER_KINDS[order.order_type]
     fmt = cast(OutputFormat, order.options.get("format", "mp3"))
     name = settings.separation_engine if kind.outputs else settings.stem_engine

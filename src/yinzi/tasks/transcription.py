@@ -13,7 +13,10 @@ from yinzi.settings import Settings
 from yinzi.tasks.base import Output, SampleCounter, TaskResult, engine
 
 
-def run(settings: Settings, order: Order, source: Path, work: Path, check: Progress) -> TaskResult:
+def run(
+    settings: Settings, order: Order, source: Path | None, work: Path, check: Progress
+) -> TaskResult:
+    assert source is not None
     transcriber: Transcriber = engine(settings, settings.transcription_engine, "transcription")
     language = order.options.get("language")
     blocks = SampleCounter(

@@ -1,0 +1,233 @@
+"""The text-to-music dialect (Yating-compatible): plain JSON resources, NestJS-style errors.
+
+A task is an order of type ``text-to-music``; its ``uid`` is the order's message id (a UUID) and
+its ``taskId`` the order number, which also names it to the vocal-removal API. Errors answer
+``{"statusCode", "message", "error"}``, validation errors with a list of messages.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+
+from yinzi.api.deps import ContextDep, DispatcherDep
+from yinzi.context import Context
+from yinzi.db.models import Account, Order
+from yinzi.errors import MissingApiKey, NotFound, ValidationFailed, YinziError
+from yinzi.services import orders
+from yinzi.services.orders import OrderStatus
+
+PREFIX = "/v1/textToMusic"
+router = APIRouter(prefix=PREFIX, tags=["Text to music (Yating-compatible)"])
+TEXT = re.compile(r"^[A-Za-z ]+$")
+STATUSES = {
+    OrderStatus.PENDING: "pending",
+    OrderStatus.PROCESSING: "ongoing",
+    OrderStatus.FINISH: "completed",
+    OrderStatus.FAILED: "error",
+    OrderStatus.TIMEOUT: "error",
+}
+REASONS = {400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 404: "Not Found"}
+
+
+class BadMusicRequest(ValidationFailed):
+    """Bad Request"""
+
+    status = 400
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+def render_error(exc: YinziError) -> JSONResponse:
+    status = exc.status if exc.status in (400, 401, 402, 404) else 500
+    if exc.status == 422:
+        status = 400
+    message: Any = getattr(exc, "messages", None) or exc.message
+    if status == 400 and isinstance(message, str):
+        message = [message]
+    error = REASONS.get(status, "Internal Server Error")
+    return JSONResponse({"statusCode": status, "message": message, "error": error}, status)
+
+
+def validate(text: Any, length: Any) -> tuple[str, int]:
+    """The seed's rules: English letters and spaces, 1 to 200 characters; length 1 to 12."""
+    problems = []
+    if not isinstance(text, str) or not text.strip():
+        problems.append("text should not be empty")
+    elif len(text) > 200:
+        problems.append("text must be shorter than or equal to 200 characters")
+    elif not TEXT.match(text):
+        problems.append("text must contain only English letters and spaces")
+    if isinstance(length, bool) or not isinstance(length, int):
+        problems.append("config.length must be an integer number")
+    elif not 1 <= length <= 12:
+        problems.append("config.length must not be less than 1 and not greater than 12")
+    if problems:
+        raise BadMusicRequest(problems)
+    return str(text).strip(), int(length)
+
+
+def create_task(
+    ctx: Context,
+    account: Account,
+    text: str,
+    length: int,
+    *,
+    idempotency_key: str | None = None,
+    fingerprint: str | None = None,
+) -> Order:
+    """Create a text-to-music order holding its whole price (known from the bars asked)."""
+    options = {"text": text, "length": length, "seed": secrets.randbelow(2**31)}
+    with ctx.db.write() as session:
+        return orders.create(
+            session,
+            ctx.settings,
+            account,
+            "text-to-music",
+            "",
+            options,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            message_id=str(uuid.uuid4()),
+            hold=ctx.settings.prices.text_to_music.per_bar * length,
+        )
+
+
+def _account(ctx: Context, key: str | None) -> Account:
+    if not key:
+        raise MissingApiKey("Unauthorized")
+    with ctx.db.read() as session:
+        return ctx.keys.authenticate(session, key)
+
+
+KeyHeader = Annotated[str | None, Header(alias="key")]
+
+
+@router.post("", status_code=201)
+def create(
+    ctx: ContextDep,
+    dispatcher: DispatcherDep,
+    key: KeyHeader = None,
+    body: Annotated[Any, Body()] = None,
+) -> dict[str, Any]:
+    account = _account(ctx, key)
+    if not isinstance(body, dict):
+        raise BadMusicRequest(["the body must be a JSON object with text and config"])
+    config = body.get("config")
+    length = config.get("length") if isinstance(config, dict) else None
+    text, bars = validate(body.get("text"), length)
+    order = create_task(ctx, account, text, bars)
+    dispatcher.dispatch(order.order_no)
+    return {
+        "uid": order.message_id,
+        "status": STATUSES[OrderStatus(order.status)],
+        "createdAt": iso(order.created_at),
+        "updatedAt": iso(order.updated_at),
+    }
+
+
+@router.get("/{uid}")
+def get(uid: str, ctx: ContextDep, key: KeyHeader = None) -> dict[str, Any]:
+    account = _account(ctx, key)
+    with ctx.db.read() as session:
+        order = session.execute(
+            select(Order).where(
+                Order.message_id == uid,
+                Order.account_id == account.id,
+                Order.order_type == "text-to-music",
+            )
+        ).scalar_one_or_none()
+    if order is None:
+        raise NotFound(f"task {uid} not found")
+    view = {k: v for k, v in item(ctx, order).items() if k in ("uid", "status", "text", "config")}
+    view["audioUrl"] = audio_url(ctx, order)
+    if view["status"] == "error":
+        view["reason"] = order.reason
+    return view
+
+
+@router.get("")
+def list_tasks(
+    ctx: ContextDep,
+    key: KeyHeader = None,
+    page: Annotated[str, Query()] = "1",
+    perPage: Annotated[str, Query()] = "10",
+    status: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    account = _account(ctx, key)
+    number, size, wanted = _paging(page, perPage, status)
+    where = [Order.account_id == account.id, Order.order_type == "text-to-music"]
+    if wanted is not None:
+        where.append(Order.status.in_([k for k, v in STATUSES.items() if v == wanted]))
+    with ctx.db.read() as session:
+        total = int(
+            session.execute(select(func.count()).select_from(Order).where(*where)).scalar_one()
+        )
+        rows = (
+            session.execute(
+                select(Order)
+                .where(*where)
+                .order_by(Order.created_at.desc(), Order.order_no)
+                .offset((number - 1) * size)
+                .limit(size)
+            )
+            .scalars()
+            .all()
+        )
+    return {
+        "page": number,
+        "perPage": size,
+        "total": total,
+        "nextPage": number + 1 if number * size < total else None,
+        "data": [item(ctx, order) for order in rows],
+    }
+
+
+def _paging(page: str, per_page: str, status: str | None) -> tuple[int, int, str | None]:
+    problems = []
+    number = int(page) if page.isdigit() else 0
+    size = int(per_page) if per_page.isdigit() else 0
+    if number < 1:
+        problems.append("page must be a positive integer")
+    if not 1 <= size <= 100:
+        problems.append("perPage must be an integer from 1 to 100")
+    if status is not None and status not in ("pending", "ongoing", "completed", "error"):
+        problems.append(
+            "status must be one of the following values: pending, ongoing, completed, error"
+        )
+    if problems:
+        raise BadMusicRequest(problems)
+    return number, size, status
+
+
+def audio_url(ctx: Context, order: Order) -> str | None:
+    if order.status != OrderStatus.FINISH or not order.results:
+        return None
+    return ctx.storage.url(order.results[0]["key"], ttl_seconds=ctx.settings.link_ttl_seconds)
+
+
+def item(ctx: Context, order: Order) -> dict[str, Any]:
+    return {
+        "uid": order.message_id,
+        "taskId": order.order_no,
+        "status": STATUSES[OrderStatus(order.status)],
+        "createdAt": iso(order.created_at),
+        "updatedAt": iso(order.updated_at),
+        "text": order.options["text"],
+        "config": {"length": order.options["length"]},
+        "audioUrl": audio_url(ctx, order),
+    }
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds, as the seed shows: ``2024-03-06T14:42:57.607Z``."""
+    return moment.replace(tzinfo=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
