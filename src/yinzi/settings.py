@@ -109,6 +109,13 @@ class DemucsSettings(BaseModel):
     device: str = Field("auto", description="cpu, cuda, or auto (CUDA when a GPU is visible).")
 
 
+class MusicGenSettings(BaseModel):
+    model: str = Field(
+        "facebook/musicgen-small", description="MusicGen model: a hub id or a local folder."
+    )
+    device: str = Field("auto", description="cpu, cuda, or auto (CUDA when a GPU is visible).")
+
+
 class LinkSettings(BaseModel):
     engine: str = Field("links.ytdlp", description="Engine that analyses short-video links.")
     cookies: dict[str, str] = Field(
@@ -189,6 +196,7 @@ class Settings(BaseSettings):
     whisper: WhisperSettings = WhisperSettings()
     links: LinkSettings = LinkSettings()
     demucs: DemucsSettings = DemucsSettings()
+    musicgen: MusicGenSettings = MusicGenSettings()
     prices: Prices = Prices()
     fetch: FetchSettings = FetchSettings()
 
@@ -224,6 +232,8 @@ class Settings(BaseSettings):
         if name == "separation.demucs":
             d = self.demucs
             return {"model": d.model, "repo": d.repo, "device": d.device}
+        if name == "music.musicgen":
+            return {"model": self.musicgen.model, "device": self.musicgen.device}
         if name == "links.ytdlp":
             return {
                 "cookies": dict(self.links.cookies),
