@@ -36,6 +36,7 @@ format: install
 bench: install
 	$(BIN)/python bench/separation.py
 	$(BIN)/python bench/transcription.py
+	$(BIN)/python bench/music.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/e2e.py
 
