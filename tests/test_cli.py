@@ -75,6 +75,10 @@ def test_engines_lists_every_engine_and_the_jobs_that_use_it() -> None:
     for name in ("separation.spectral", "transcription.pocketsphinx"):
         assert name in listing
     assert "extract-text" in listing and "track-separation" in listing
+    block = listing.split("separation.spectral:")[1].splitlines()[1:]
+    spectral = "\n".join(line for line in block[:2] if line.startswith("  "))
+    assert "split_stem" in spectral and "separate_vocal" in spectral  # one engine, several jobs
+    assert "text-to-music" in listing and "short-video analyze" in listing
 
 
 def test_errors_are_one_clear_line_without_a_traceback(data_dir: Path) -> None:

@@ -180,13 +180,11 @@ def test_whisper_orders_use_the_configured_model(
 ) -> None:
     pytest.importorskip("faster_whisper")
     from yinzi.engines.transcription.testing import build_tiny_whisper
-    from yinzi.tasks import base
 
     settings = worker.ctx.settings
     settings.transcription_engine = "transcription.faster_whisper"
     settings.whisper.download_dir = str(tmp_path / "empty-cache")
     settings.whisper.model = "tiny"  # not on this machine
-    base._engines.pop("transcription.faster_whisper", None)
     testing.tone(file_server.root / "beep.wav", seconds=2.0)
     order_no = _order(client, user, file_server.url("beep.wav"))
     drain(worker)
@@ -195,10 +193,8 @@ def test_whisper_orders_use_the_configured_model(
     assert "yinzi models pull tiny" in result["reason"]
 
     settings.whisper.model = str(build_tiny_whisper(tmp_path / "tiny-model"))
-    base._engines.pop("transcription.faster_whisper", None)
     order_no = _order(client, user, file_server.url("beep.wav"), language="zh")
     drain(worker)
     result = _query(client, user, order_no)
-    base._engines.pop("transcription.faster_whisper", None)
     assert result["status"] == "finish", result
     assert json.loads(_files(client, result)["segments"])["language"] == "zh"

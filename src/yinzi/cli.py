@@ -274,17 +274,23 @@ def engines() -> None:
     from yinzi.engines import registry
 
     settings = Settings()
-    chosen = {
-        settings.separation_engine: "track-separation, extract-voice, extract-music",
-        settings.transcription_engine: "extract-text",
-        settings.links.engine: "short-video analyze",
-    }
+    uses = [
+        (settings.separation_engine, "track-separation, extract-voice, extract-music"),
+        (settings.separation_engine, "separate_vocal"),
+        (settings.stem_engine, "split_stem"),
+        (settings.transcription_engine, "extract-text"),
+        (settings.music_engine, "text-to-music"),
+        (settings.links.engine, "short-video analyze"),
+    ]
+    chosen: dict[str, list[str]] = {}
+    for engine_name, jobs in uses:
+        chosen.setdefault(engine_name, []).append(jobs)
     for name, spec in sorted(registry.ENGINES.items()):
         problem = registry.check(name, settings.engine_options(name))
         typer.echo(f"{name}: {spec.summary}")
         typer.echo(f"  usable here: {'yes' if problem is None else 'no, ' + problem}")
         if name in chosen:
-            typer.echo(f"  used for: {chosen[name]}")
+            typer.echo(f"  used for: {', '.join(chosen[name])}")
 
 
 @models_app.command("pull")

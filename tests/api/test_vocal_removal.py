@@ -314,20 +314,15 @@ def test_split_stem_with_a_six_stem_demucs_model_fills_guitar_and_piano(
     pytest.importorskip("torch")
     pytest.importorskip("demucs")
     from yinzi.engines.separation.demucs_testing import build_tiny_demucs
-    from yinzi.tasks import base
 
     sources = ("drums", "bass", "other", "vocals", "guitar", "piano")
     repo = build_tiny_demucs(tmp_path / "models", sources=sources).parent
     settings = worker.ctx.settings
     settings.stem_engine = "separation.demucs"
     settings.demucs.model, settings.demucs.repo = "tiny0000", str(repo)
-    base._engines.pop("separation.demucs", None)
-    try:
-        body = {"audioUrl": song, "callBackUrl": receiver.url, "type": "split_stem"}
-        task_id = _generate(client, user, body).json()["data"]["taskId"]
-        drain(worker)
-    finally:
-        base._engines.pop("separation.demucs", None)
+    body = {"audioUrl": song, "callBackUrl": receiver.url, "type": "split_stem"}
+    task_id = _generate(client, user, body).json()["data"]["taskId"]
+    drain(worker)
     data = client.get(f"{RECORD}?taskId={task_id}", headers=user.auth).json()["data"]
     assert data["successFlag"] == "SUCCESS", data
     filled = {k for k, v in data["response"].items() if v}

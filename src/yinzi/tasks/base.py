@@ -37,14 +37,16 @@ class Task(Protocol):
     ) -> TaskResult: ...
 
 
-_engines: dict[str, Any] = {}
+_engines: dict[tuple[str, str], Any] = {}
 
 
 def engine(settings: Settings, name: str, family: str) -> Any:
-    """The engine ``name``, loaded once per process with its options from settings."""
-    if name not in _engines:
-        _engines[name] = registry.load(name, family, **settings.engine_options(name))
-    return _engines[name]
+    """The engine ``name``, loaded once per process for each set of options from settings."""
+    options = settings.engine_options(name)
+    key = (name, repr(sorted(options.items())))
+    if key not in _engines:
+        _engines[key] = registry.load(name, family, **options)
+    return _engines[key]
 
 
 class SampleCounter:

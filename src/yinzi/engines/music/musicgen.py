@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from yinzi.engines._torch import resolve_device
 from yinzi.engines.music.base import Composition, MusicRequest
 from yinzi.engines.separation.base import Block
 from yinzi.errors import ConfigurationError, EngineError
@@ -125,10 +126,9 @@ class MusicGenComposer:
     def _load(self) -> _Loaded:
         if _is_local(self.model) and (problem := _missing_folder(self.model)):
             raise ConfigurationError(problem + "; see docs/musicgen.md")
-        import torch
 
         hf: Any = importlib.import_module("transformers")  # typed loosely: stubs vary by version
-        device = _resolve_device(self.device, torch)
+        device = resolve_device(self.device)
         source = os.path.expanduser(self.model) if _is_local(self.model) else self.model
         try:
             model = hf.MusicgenForConditionalGeneration.from_pretrained(
@@ -239,16 +239,3 @@ def _missing_folder(model: str) -> str | None:
     if not os.path.isfile(os.path.join(folder, "config.json")):
         return f"the MusicGen model folder {folder} does not exist or has no config.json"
     return None
-
-
-def _resolve_device(device: str, torch: Any) -> str:
-    """``auto`` becomes ``cuda`` when a GPU is usable, else ``cpu``; others are checked."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        kind = torch.device(device).type
-    except RuntimeError as exc:
-        raise ConfigurationError(f"unknown torch device {device!r}") from exc
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise ConfigurationError(f"device {device!r} was asked for but CUDA is not available")
-    return str(device)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from yinzi.engines._torch import resolve_device
 from yinzi.engines.separation import _demucs_models
 from yinzi.engines.separation._demucs_chunks import Audio, CrossfadeChunker, Piece
 from yinzi.engines.separation.base import Block, Progress
@@ -89,7 +90,7 @@ class DemucsSeparator:
     def load(self) -> Any:
         """The Demucs model (or bag of models), loaded once and kept."""
         if self._loaded is None:
-            device = _demucs_models.resolve_device(self.device)
+            device = resolve_device(self.device)
             model = _demucs_models.load(self.model, self.repo)
             _check_segment(model, self.segment)
             if model.samplerate != self.sample_rate:
