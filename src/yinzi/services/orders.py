@@ -33,6 +33,7 @@ from yinzi.errors import BadRequest, Conflict, OrderNotFound, YinziError
 from yinzi.services import billing
 from yinzi.services.billing import PayStatus
 from yinzi.settings import Settings
+from yinzi.storage.keys import InvalidKey, parse_key
 
 
 class OrderStatus(StrEnum):
@@ -83,17 +84,30 @@ def request_hash(payload: Any) -> str:
 
 
 def check_source(session: Session, account: Account, source: str) -> None:
-    """``source`` must be an http(s) URL, a file this account uploaded, or one of its results."""
+    """``source`` must be an http(s) URL, a file this account uploaded, or one of its results.
+
+    A key is parsed (:func:`~yinzi.storage.keys.parse_key`) before anything else, so ownership
+    is decided for the one object the key names; no spelling reaches another account's files.
+    """
     if source.lower().startswith(("http://", "https://")):
         return
-    if source.startswith("results/"):
-        owner = session.get(Order, source.split("/")[1])
-        if owner is not None and owner.account_id == account.id:
-            return
     if "://" in source:
         raise BadRequest("pathKey must be an http(s) URL or the pathKey of an uploaded file")
-    upload = session.get(Upload, source)
-    if upload is None or upload.account_id != account.id:
+    try:
+        key = parse_key(source)
+    except InvalidKey as exc:
+        raise BadRequest(f"pathKey is not a valid file key: {exc}") from exc
+    if key.kind == "uploads":
+        upload = session.get(Upload, str(key))
+        owned = upload is not None and upload.account_id == account.id
+    else:
+        order = session.get(Order, key.owner)
+        owned = (
+            order is not None
+            and order.account_id == account.id
+            and any(item["key"] == str(key) for item in order.results)
+        )
+    if not owned:
         raise BadRequest("pathKey is not an http(s) URL or a file uploaded with this API key")
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
-from yinzi.errors import BadRequest, NotFound
+from yinzi.errors import NotFound, PayloadTooLarge
+from yinzi.storage.keys import is_prefix_of_keys
 from yinzi.storage.signing import sign
 
 CHUNK = 1024 * 1024
@@ -22,7 +23,9 @@ class LocalStorage:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, key: str) -> Path:
-        """The file for ``key``; refuses any key that would escape the root."""
+        """The file for ``key``; refuses any key with a segment that is not a plain name."""
+        if not is_prefix_of_keys(key):
+            raise NotFound("no such file")
         path = (self.root / key).resolve()
         if not path.is_relative_to(self.root) or path == self.root:
             raise NotFound("no such file")
@@ -43,7 +46,9 @@ class LocalStorage:
                 while chunk := stream.read(CHUNK):
                     size += len(chunk)
                     if size > max_bytes:
-                        raise BadRequest(f"the file is larger than the limit of {max_bytes} bytes")
+                        raise PayloadTooLarge(
+                            f"the file is larger than the limit of {max_bytes} bytes"
+                        )
                     out.write(chunk)
             part.rename(dest)
         finally:
