@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import uvicorn
+from starlette.types import ASGIApp
 
 from yinzi.context import Context
 from yinzi.queue.embedded import Worker
@@ -49,3 +57,21 @@ def drain(worker: Worker, limit: int = 50) -> int:
     while ran < limit and worker.run_once():
         ran += 1
     return ran
+
+
+@contextmanager
+def serving(app: ASGIApp) -> Iterator[int]:
+    """Run ``app`` under a real uvicorn server on loopback, in a thread; yields its port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

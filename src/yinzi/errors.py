@@ -13,6 +13,9 @@ class YinziError(Exception):
 
     status: int = 500
     code: str = "internal_error"
+    keeps_status: bool = False
+    """HTTP-level errors (no such route, method, body too large) keep their status in every
+    dialect; the others map onto the codes each dialect documents."""
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or (type(self).__doc__ or "").strip().splitlines()[0]
@@ -70,6 +73,29 @@ class OrderNotFound(NotFound):
     code = "order_not_found"
 
 
+class RouteNotFound(NotFound):
+    """Not Found"""
+
+    code = "route_not_found"
+    keeps_status = True
+
+
+class MethodNotAllowed(YinziError):
+    """Method Not Allowed"""
+
+    status = 405
+    code = "method_not_allowed"
+    keeps_status = True
+
+
+class PayloadTooLarge(YinziError):
+    """The request body is too large"""
+
+    status = 413
+    code = "payload_too_large"
+    keeps_status = True
+
+
 class Conflict(YinziError):
     """Idempotency-Key was already used with a different request"""
 
@@ -89,6 +115,7 @@ class RateLimited(YinziError):
 
     status = 429
     code = "rate_limited"
+    keeps_status = True
 
     def __init__(self, message: str | None = None, retry_after: int = 1) -> None:
         super().__init__(message)

@@ -127,6 +127,12 @@ class LinkSettings(BaseModel):
     cache_seconds: float = Field(
         300.0, description="An analysed link's answer is reused this long (still charged)."
     )
+    max_concurrent: int = Field(
+        16, ge=1, description="Link analyses one API process runs at once (others wait)."
+    )
+    max_per_account: int = Field(
+        4, ge=1, description="Link analyses one account may have in flight (more: 429)."
+    )
 
 
 def _default_workers() -> int:
@@ -170,7 +176,12 @@ class Settings(BaseSettings):
         3600.0, description="An order not finished this long after create ends `timeout`."
     )
     max_attempts: int = Field(3, description="Runs of one order before it fails for good.")
-    max_upload_bytes: int = Field(1024**3, description="Largest file the upload endpoint takes.")
+    max_upload_bytes: int = Field(
+        1024**3, ge=1, description="Largest file the upload endpoint takes (larger: 413)."
+    )
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest request body of every other endpoint (413)."
+    )
 
     separation_engine: str = Field(
         "separation.spectral", description="Engine for vocals/accompaniment separation."

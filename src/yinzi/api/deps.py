@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
+from yinzi.api.limits import MAX_IDEMPOTENCY_KEY
 from yinzi.context import Context
 from yinzi.errors import MissingApiKey
 from yinzi.queue.base import Dispatcher
@@ -25,6 +26,9 @@ async def get_dispatcher(request: Request) -> Dispatcher:
     return dispatcher
 
 
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY)
+]
 ContextDep = Annotated[Context, Depends(get_context)]
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 

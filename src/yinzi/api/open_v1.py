@@ -9,20 +9,31 @@ from __future__ import annotations
 
 import re
 import secrets
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, UploadFile
+import anyio
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from yinzi.api import text_to_music
-from yinzi.api.deps import ContextDep, DispatcherDep, OpenApiKey
+from yinzi.api.deps import ContextDep, DispatcherDep, IdempotencyKey, OpenApiKey, bearer_token
+from yinzi.api.limits import (
+    MAX_ID,
+    MAX_SHARE_TEXT,
+    MAX_URL,
+    MAX_WORD,
+)
 from yinzi.context import Context
-from yinzi.db.models import Order, Upload
+from yinzi.db.models import Account, Order, Upload
 from yinzi.errors import BadRequest, YinziError
 from yinzi.services import analyze as analysis
 from yinzi.services import orders
 from yinzi.services.orders import FORMATS, ORDER_KINDS
+from yinzi.services.ratelimit import ConcurrencyGate
 
 PREFIX = "/api/open/v1"
 router = APIRouter(prefix=PREFIX, tags=["Open API v1"])
@@ -37,21 +48,28 @@ CODES = (400, 401, 500)
 
 
 def render_error(exc: YinziError) -> JSONResponse:
-    code = exc.status if exc.status in CODES else (500 if exc.status >= 500 else 400)
+    if exc.keeps_status or exc.status in CODES:
+        code = exc.status
+    else:
+        code = 500 if exc.status >= 500 else 400
     return JSONResponse({"code": code, "data": None, "msg": exc.message}, code)
+
+
+def has_credentials(request: Request) -> bool:
+    return bool(bearer_token(request) or request.query_params.get("apiKey"))
 
 
 class StuffIn(BaseModel):
     model_config = ConfigDict(extra="allow")
-    pathKey: str | None = None
-    format: str | None = None
-    language: str | None = None
+    pathKey: str | None = Field(None, max_length=MAX_URL)
+    format: str | None = Field(None, max_length=MAX_WORD)
+    language: str | None = Field(None, max_length=MAX_WORD)
     text: Any = None
     length: Any = None
 
 
 class OrderCreate(BaseModel):
-    orderType: str | None = None
+    orderType: str | None = Field(None, max_length=MAX_WORD)
     stuff: StuffIn | None = None
 
 
@@ -68,7 +86,7 @@ def _validate(body: OrderCreate) -> tuple[str, str, dict[str, Any]]:
         )
     stuff = body.stuff or StuffIn()
     if kind.family == "music":
-        text, length = text_to_music.validate(stuff.text, stuff.length)
+        text, length = text_to_music.validate(stuff.text, stuff.length, "stuff.length")
         return kind.name, "", {"text": text, "length": length}
     path_key = (stuff.pathKey or "").strip()
     if not path_key:
@@ -90,7 +108,7 @@ def create_order(
     key: OpenApiKey,
     ctx: ContextDep,
     dispatcher: DispatcherDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     with ctx.db.read() as session:
         account = ctx.keys.authenticate(session, key)
@@ -133,7 +151,9 @@ def _created(order: Order) -> dict[str, Any]:
 
 
 @router.get("/order/query")
-def query_order(key: OpenApiKey, ctx: ContextDep, orderNo: str = "") -> dict[str, Any]:
+def query_order(
+    key: OpenApiKey, ctx: ContextDep, orderNo: Annotated[str, Query(max_length=MAX_ID)] = ""
+) -> dict[str, Any]:
     with ctx.db.read() as session:
         account = ctx.keys.authenticate(session, key)
         if not orderNo:
@@ -165,13 +185,43 @@ def order_view(ctx: Context, order: Order) -> dict[str, Any]:
     }
 
 
-@router.post("/file/upload")
-def upload_file(key: OpenApiKey, ctx: ContextDep, file: UploadFile | None = None) -> dict[str, Any]:
+UPLOAD_PATH = PREFIX + "/file/upload"
+MAX_NAME_BYTES = 120
+"""Stored file names are cut to this many UTF-8 bytes, keeping the extension."""
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+}
+
+
+@router.post("/file/upload", openapi_extra={"requestBody": _UPLOAD_BODY})
+async def upload_file(request: Request, key: OpenApiKey, ctx: ContextDep) -> dict[str, Any]:
+    """Store one file (multipart field ``file``). The key is checked before the body is read,
+    and the body streams to storage under the upload limit (see :mod:`yinzi.api.limits`)."""
+    account = await run_in_threadpool(_authenticate, ctx, key)
+    async with request.form(max_files=1, max_fields=8) as form:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise BadRequest("file is required (multipart field 'file')")
+        path_key = await run_in_threadpool(_store_upload, ctx, account, file)
+    return ok({"pathKey": path_key})
+
+
+def _authenticate(ctx: Context, key: str) -> Account:
     with ctx.db.read() as session:
-        account = ctx.keys.authenticate(session, key)
-    if file is None:
-        raise BadRequest("file is required (multipart field 'file')")
-    name = _safe_name(file.filename or "upload")
+        return ctx.keys.authenticate(session, key)
+
+
+def _store_upload(ctx: Context, account: Account, file: UploadFile) -> str:
+    name = safe_name(file.filename or "upload")
     key = f"uploads/{secrets.token_urlsafe(18)}/{name}"
     size = ctx.storage.put_stream(key, file.file, max_bytes=ctx.settings.max_upload_bytes)
     if size == 0:
@@ -184,30 +234,44 @@ def upload_file(key: OpenApiKey, ctx: ContextDep, file: UploadFile | None = None
                 account_id=account.id,
                 filename=name,
                 size=size,
-                content_type=file.content_type,
+                content_type=(file.content_type or "")[:100] or None,
             )
         )
-    return ok({"pathKey": key})
+    return key
 
 
-def _safe_name(filename: str) -> str:
+def safe_name(filename: str) -> str:
+    """A file name fit for a storage key: letters, digits, ``._-``; at most
+    :data:`MAX_NAME_BYTES` bytes of UTF-8, cut before the extension, never mid-character."""
     base = filename.replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in base).strip("._")
-    return cleaned[:100] or "upload"
+    stem, dot, ext = cleaned.rpartition(".")
+    if not dot or not stem or len(ext) > 10:
+        stem, ext = cleaned, ""
+    suffix = f".{ext}" if ext else ""
+    budget = MAX_NAME_BYTES - len(suffix.encode())
+    stem = stem.encode()[:budget].decode("utf-8", "ignore").rstrip("._")
+    return f"{stem}{suffix}" if stem else "upload"
 
 
 class AnalyzeRequest(BaseModel):
-    link: str | None = None
+    link: str | None = Field(None, max_length=MAX_SHARE_TEXT)
     extractMusic: bool = False
 
 
 @router.post("/short-video/analyze")
-def analyze_short_video(body: AnalyzeRequest, key: OpenApiKey, ctx: ContextDep) -> dict[str, Any]:
-    with ctx.db.read() as session:
-        account = ctx.keys.authenticate(session, key)
+async def analyze_short_video(
+    body: AnalyzeRequest, key: OpenApiKey, ctx: ContextDep, request: Request
+) -> dict[str, Any]:
+    """Runs in the links gate's own threads (see ``ConcurrencyGate``), so a site that hangs
+    holds none of the threads that answer other requests."""
+    account = await run_in_threadpool(_authenticate, ctx, key)
     if not body.link or not body.link.strip():
         raise BadRequest("link is required")
-    result = analysis.analyze(ctx, account, body.link, extract_music=body.extractMusic)
+    gate: ConcurrencyGate = request.app.state.links_gate
+    with gate.enter(account.id):
+        work = partial(analysis.analyze, ctx, account, body.link, extract_music=body.extractMusic)
+        result = await anyio.to_thread.run_sync(work, limiter=gate.limiter)
     return ok(
         {
             "title": result.title,

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from yinzi.api.deps import ContextDep, DispatcherDep, bearer_token
+from yinzi.api.deps import ContextDep, DispatcherDep, IdempotencyKey, bearer_token
+from yinzi.api.limits import MAX_ID, MAX_URL, MAX_WORD
 from yinzi.context import Context
 from yinzi.db.models import Account, Order
 from yinzi.errors import Maintenance, MissingApiKey, NotFound, ValidationFailed, YinziError
@@ -23,7 +25,7 @@ from yinzi.services.orders import OrderStatus
 
 PREFIX = "/api/v1/vocal-removal"
 router = APIRouter(prefix=PREFIX, tags=["Vocal removal (Kie-compatible)"])
-CODES = (401, 402, 404, 409, 422, 429, 451, 455, 500)
+CODES = (401, 402, 404, 405, 409, 413, 422, 429, 451, 455, 500)
 TYPES = ("separate_vocal", "split_stem")
 URL_FIELDS = (
     "originUrl",
@@ -62,8 +64,15 @@ INPUT_CODES = {"fetch_failed": 451, "insufficient_credits": 402}
 
 
 def render_error(exc: YinziError) -> JSONResponse:
-    code = exc.status if exc.status in CODES else (500 if exc.status >= 500 else 422)
+    if exc.keeps_status or exc.status in CODES:
+        code = exc.status
+    else:
+        code = 500 if exc.status >= 500 else 422
     return JSONResponse({"code": code, "msg": exc.message, "data": None}, code)
+
+
+def has_credentials(request: Request) -> bool:
+    return bearer_token(request) is not None
 
 
 def ok(data: Any) -> dict[str, Any]:
@@ -71,14 +80,15 @@ def ok(data: Any) -> dict[str, Any]:
 
 
 class GenerateRequest(BaseModel):
-    taskId: str | None = None
-    audioId: str | None = None
-    callBackUrl: str | None = None
-    type: str = "separate_vocal"
-    audioUrl: str | None = None
+    taskId: str | None = Field(None, max_length=MAX_ID)
+    audioId: str | None = Field(None, max_length=MAX_ID)
+    callBackUrl: str | None = Field(None, max_length=MAX_URL)
+    type: str = Field("separate_vocal", max_length=MAX_WORD)
+    audioUrl: str | None = Field(None, max_length=MAX_URL)
 
 
-def _account(request: Request, ctx: Context) -> Any:
+def _account(request: Request, ctx: ContextDep) -> Account:
+    """The caller's account, checked (and rate-limited) before the body is validated."""
     key = bearer_token(request)
     if not key:
         raise MissingApiKey("Authorization: Bearer <API key> is required")
@@ -86,6 +96,27 @@ def _account(request: Request, ctx: Context) -> Any:
         account = ctx.keys.authenticate(session, key)
     ctx.limiter.hit(key)
     return account
+
+
+CurrentAccount = Annotated[Account, Depends(_account)]
+
+
+def callback_url(value: str | None) -> str:
+    """A callback URL that could be delivered to: http(s), a valid host, no spaces."""
+    url = (value or "").strip()
+    try:
+        parts = urlsplit(url)
+        valid = (
+            parts.scheme.lower() in ("http", "https")
+            and bool(parts.hostname)
+            and not any(c.isspace() for c in url)
+        )
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ValidationFailed("callBackUrl is required and must be a valid http(s) URL")
+    return url
 
 
 def _source(ctx: Context, account: Account, body: GenerateRequest) -> str:
@@ -113,20 +144,17 @@ def _source(ctx: Context, account: Account, body: GenerateRequest) -> str:
 
 @router.post("/generate")
 def generate(
+    account: CurrentAccount,
     body: GenerateRequest,
-    request: Request,
     ctx: ContextDep,
     dispatcher: DispatcherDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    account = _account(request, ctx)
     if ctx.settings.maintenance:
         raise Maintenance()
     if body.type not in TYPES:
         raise ValidationFailed(f"type must be one of {', '.join(TYPES)}")
-    callback = (body.callBackUrl or "").strip()
-    if not callback.lower().startswith(("http://", "https://")):
-        raise ValidationFailed("callBackUrl is required and must be an http(s) URL")
+    callback = callback_url(body.callBackUrl)
     source = _source(ctx, account, body)
     options = {"format": "mp3", "audioId": body.audioId, "musicTaskId": body.taskId}
     with ctx.db.write() as session:
@@ -146,8 +174,11 @@ def generate(
 
 
 @router.get("/record-info")
-def record_info(request: Request, ctx: ContextDep, taskId: str = "") -> dict[str, Any]:
-    account = _account(request, ctx)
+def record_info(
+    account: CurrentAccount,
+    ctx: ContextDep,
+    taskId: Annotated[str, Query(max_length=MAX_ID)] = "",
+) -> dict[str, Any]:
     if not taskId:
         raise ValidationFailed("taskId is required")
     with ctx.db.read() as session:

@@ -17,6 +17,8 @@ from yinzi.errors import BadRequest, NotFound, Unauthorized
 from yinzi.services import billing
 
 KEY_PREFIX = "yz_"
+MAX_KEY_CHARS = 200
+"""No key is longer; a longer one is refused without a database query."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ def create_key(session: Session, account: Account, name: str = "default") -> New
 
 def authenticate(session: Session, key: str) -> Account:
     """The account owning an active ``key``; raises Unauthorized otherwise."""
+    if len(key) > MAX_KEY_CHARS:
+        raise Unauthorized()
     account = session.execute(
         select(Account)
         .join(ApiKey, ApiKey.account_id == Account.id)
