@@ -39,4 +39,5 @@ class Context:
         )
 
     def close(self) -> None:
+        self.links.close()
         self.db.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote
 
 _SECRETS = [
     (re.compile(r"(?i)(apiKey=)[^&\s\"']+"), r"\1[redacted]"),
@@ -13,6 +14,10 @@ _SECRETS = [
 
 
 def redact(text: str) -> str:
+    """``text`` with API keys masked. Percent-escapes are decoded first, so a key (or its
+    parameter's name, ``api%4Bey``) written with escapes cannot slip past the patterns."""
+    if "%" in text:
+        text = unquote(text)
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
     return text

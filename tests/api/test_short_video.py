@@ -5,6 +5,8 @@ The "platforms" are pages served on loopback; the analysis price is 2 credits.
 
 from __future__ import annotations
 
+import socket
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from threading import Thread
@@ -19,12 +21,15 @@ from yinzi.app import create_app
 from yinzi.context import Context
 from yinzi.db.migrate import upgrade
 from yinzi.media import testing
+from yinzi.services import billing
 from yinzi.services.analyze import find_url
+from yinzi.settings import LinkSettings
 
 from conftest import FileServer
 from helpers import User, make_settings, new_user
 
 ANALYZE = "/api/open/v1/short-video/analyze"
+IN_FLIGHT = 16  # YINZI_LINKS__MAX_CONCURRENT by default
 
 PAGE = """<!doctype html><html><head>
 <title>Sunset over the harbour</title>
@@ -174,3 +179,80 @@ def test_a_short_link_resolves_through_redirects(
         server.shutdown()
         server.server_close()
     assert data["title"] == "Sunset over the harbour"
+
+
+class HangingSite:
+    """A loopback "platform" that accepts connections and never answers, until closed."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.thread = Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_hanging_links_hold_neither_the_request_threads_nor_more_than_a_few_per_account(
+    tmp_path: Path, site: FileServer
+) -> None:
+    """Twelve accounts analyse a link that hangs, 48 requests at once (more than the threads that
+    serve requests); another account's order query still answers at once, and a thirteenth
+    request of one account is refused with 429 rather than queued."""
+    settings = make_settings(tmp_path, links=LinkSettings(timeout_seconds=10))
+    settings.data_dir.mkdir(parents=True)
+    upgrade(settings.db_url)
+    ctx = Context.build(settings)
+    attackers = [new_user(ctx) for _ in range(12)]
+    bystander = new_user(ctx)
+    hanging = HangingSite()
+    link = f"http://127.0.0.1:{hanging.port}/video/1"
+    try:
+        with TestClient(create_app(settings, ctx=ctx)) as client:
+            pending = [
+                Thread(
+                    target=client.post,
+                    args=(ANALYZE,),
+                    kwargs={"json": {"link": link}, "headers": user.auth},
+                    daemon=True,
+                )
+                for user in attackers
+                for _ in range(4)
+            ]
+            for thread in pending:
+                thread.start()
+            deadline = time.monotonic() + 15
+            while len(hanging.held) < IN_FLIGHT and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(hanging.held) >= IN_FLIGHT
+            time.sleep(2.0)  # time for every request to take a thread, if it could
+            one_more = client.post(ANALYZE, json={"link": link}, headers=attackers[0].auth)
+            started = time.monotonic()
+            query = client.get(
+                "/api/open/v1/order/query", params={"orderNo": "none"}, headers=bystander.auth
+            )
+            waited = time.monotonic() - started
+            assert query.json()["msg"] == "Order not found"
+            assert waited < 2.0, f"the order query waited {waited:.1f} s"
+            assert one_more.status_code == 429 and one_more.json()["code"] == 429
+            assert one_more.headers["retry-after"]
+            hanging.close()
+            for thread in pending:
+                thread.join(30)
+        with ctx.db.read() as session:  # every charge of a failed analysis was refunded
+            assert all(billing.balance(session, u.id).available == 1000 for u in attackers)
+    finally:
+        hanging.close()
+        ctx.close()

@@ -13,11 +13,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query
+from fastapi import APIRouter, Body, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from yinzi.api.deps import ContextDep, DispatcherDep
+from yinzi.api.limits import MAX_ID, MAX_WORD
 from yinzi.context import Context
 from yinzi.db.models import Account, Order
 from yinzi.errors import MissingApiKey, NotFound, ValidationFailed, YinziError
@@ -26,7 +27,9 @@ from yinzi.services.orders import OrderStatus
 
 PREFIX = "/v1/textToMusic"
 router = APIRouter(prefix=PREFIX, tags=["Text to music (Yating-compatible)"])
-TEXT = re.compile(r"^[A-Za-z ]+$")
+TEXT = re.compile(r"[A-Za-z ]+")
+NUMBER = re.compile(r"[0-9]{1,7}")
+"""Paging numbers: ASCII digits only, and small enough for any database's integers."""
 STATUSES = {
     OrderStatus.PENDING: "pending",
     OrderStatus.PROCESSING: "ongoing",
@@ -34,7 +37,15 @@ STATUSES = {
     OrderStatus.FAILED: "error",
     OrderStatus.TIMEOUT: "error",
 }
-REASONS = {400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 404: "Not Found"}
+REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+}
 
 
 class BadMusicRequest(ValidationFailed):
@@ -48,7 +59,7 @@ class BadMusicRequest(ValidationFailed):
 
 
 def render_error(exc: YinziError) -> JSONResponse:
-    status = exc.status if exc.status in (400, 401, 402, 404) else 500
+    status = exc.status if exc.status in REASONS else 500
     if exc.status == 422:
         status = 400
     message: Any = getattr(exc, "messages", None) or exc.message
@@ -58,19 +69,25 @@ def render_error(exc: YinziError) -> JSONResponse:
     return JSONResponse({"statusCode": status, "message": message, "error": error}, status)
 
 
-def validate(text: Any, length: Any) -> tuple[str, int]:
-    """The seed's rules: English letters and spaces, 1 to 200 characters; length 1 to 12."""
+def has_credentials(request: Request) -> bool:
+    return bool(request.headers.get("key"))
+
+
+def validate(text: Any, length: Any, length_field: str = "config.length") -> tuple[str, int]:
+    """The seed's rules: English letters and spaces, 1 to 200 characters; length 1 to 12.
+
+    ``length_field`` is how the caller's dialect names the length in its messages."""
     problems = []
     if not isinstance(text, str) or not text.strip():
         problems.append("text should not be empty")
     elif len(text) > 200:
         problems.append("text must be shorter than or equal to 200 characters")
-    elif not TEXT.match(text):
+    elif not TEXT.fullmatch(text):
         problems.append("text must contain only English letters and spaces")
     if isinstance(length, bool) or not isinstance(length, int):
-        problems.append("config.length must be an integer number")
+        problems.append(f"{length_field} must be an integer number")
     elif not 1 <= length <= 12:
-        problems.append("config.length must not be less than 1 and not greater than 12")
+        problems.append(f"{length_field} must not be less than 1 and not greater than 12")
     if problems:
         raise BadMusicRequest(problems)
     return str(text).strip(), int(length)
@@ -136,7 +153,9 @@ def create(
 
 
 @router.get("/{uid}")
-def get(uid: str, ctx: ContextDep, key: KeyHeader = None) -> dict[str, Any]:
+def get(
+    uid: Annotated[str, Path(max_length=MAX_ID)], ctx: ContextDep, key: KeyHeader = None
+) -> dict[str, Any]:
     account = _account(ctx, key)
     with ctx.db.read() as session:
         order = session.execute(
@@ -159,9 +178,9 @@ def get(uid: str, ctx: ContextDep, key: KeyHeader = None) -> dict[str, Any]:
 def list_tasks(
     ctx: ContextDep,
     key: KeyHeader = None,
-    page: Annotated[str, Query()] = "1",
-    perPage: Annotated[str, Query()] = "10",
-    status: Annotated[str | None, Query()] = None,
+    page: Annotated[str, Query(max_length=MAX_WORD)] = "1",
+    perPage: Annotated[str, Query(max_length=MAX_WORD)] = "10",
+    status: Annotated[str | None, Query(max_length=MAX_WORD)] = None,
 ) -> dict[str, Any]:
     account = _account(ctx, key)
     number, size, wanted = _paging(page, perPage, status)
@@ -194,10 +213,10 @@ def list_tasks(
 
 def _paging(page: str, per_page: str, status: str | None) -> tuple[int, int, str | None]:
     problems = []
-    number = int(page) if page.isdigit() else 0
-    size = int(per_page) if per_page.isdigit() else 0
+    number = int(page) if NUMBER.fullmatch(page) else 0
+    size = int(per_page) if NUMBER.fullmatch(per_page) else 0
     if number < 1:
-        problems.append("page must be a positive integer")
+        problems.append("page must be an integer from 1 to 9999999")
     if not 1 <= size <= 100:
         problems.append("perPage must be an integer from 1 to 100")
     if status is not None and status not in ("pending", "ongoing", "completed", "error"):

@@ -9,11 +9,13 @@ account's (usable as a ``pathKey``) and returned as a signed link.
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import secrets
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,12 +79,29 @@ class _TtlCache:
 
 
 class LinkState:
-    """A process's analyzer and caches (one per :class:`~yinzi.context.Context`)."""
+    """A process's analyzer, caches and transcoding process (one per Context)."""
 
     def __init__(self) -> None:
         self.infos = _TtlCache()
         self.music = _TtlCache()
         self.analyzer: LinkAnalyzer | None = None
+        self._transcoder: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def transcoder(self) -> ProcessPoolExecutor:
+        """A process of its own for decoding and encoding, started on first use: heavy media
+        work never runs in the API process."""
+        with self._lock:
+            if self._transcoder is None:
+                spawn = multiprocessing.get_context("spawn")
+                self._transcoder = ProcessPoolExecutor(max_workers=1, mp_context=spawn)
+            return self._transcoder
+
+    def close(self) -> None:
+        with self._lock:
+            if self._transcoder is not None:
+                self._transcoder.shutdown(cancel_futures=True)
+                self._transcoder = None
 
 
 def analyze(ctx: Context, account: Account, text: str, *, extract_music: bool = False) -> Analysis:
@@ -137,10 +156,7 @@ def _extract_music(ctx: Context, account: Account, info: VideoInfo) -> str:
     with tempfile.TemporaryDirectory(dir=_scratch(ctx)) as tmp:
         video = ctx.fetcher.download(info.video_url, Path(tmp) / "video", headers=info.http_headers)
         music = Path(tmp) / "music.mp3"
-        media.probe(video.path)
-        with media.AudioWriter(music, format="mp3") as writer:
-            for block in media.read_blocks(video.path):
-                writer.write(block)
+        ctx.links.transcoder().submit(transcode_to_mp3, video.path, music).result()
         size = music.stat().st_size
         ctx.storage.put_file(key, music)
     with ctx.db.write() as session:
@@ -154,6 +170,14 @@ def _extract_music(ctx: Context, account: Account, info: VideoInfo) -> str:
             )
         )
     return key
+
+
+def transcode_to_mp3(src: Path, dest: Path) -> None:
+    """The audio track of ``src`` as an MP3 at ``dest`` (run in the transcoding process)."""
+    media.probe(src)
+    with media.AudioWriter(dest, format="mp3") as writer:
+        for block in media.read_blocks(src):
+            writer.write(block)
 
 
 def _scratch(ctx: Context) -> Path:

@@ -1,10 +1,14 @@
-"""A per-key request limit: a token bucket per API key, per process."""
+"""Per-process request limits: a token bucket per API key, and a gate for slow outbound work."""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import anyio
 
 from yinzi.errors import RateLimited
 
@@ -33,3 +37,37 @@ class RateLimiter:
                     retry_after=wait,
                 )
             self._buckets[key] = (tokens - 1.0, now)
+
+
+class ConcurrencyGate:
+    """Bounds slow outbound work (link analyses) apart from the pool that serves requests.
+
+    At most ``total`` run at once, in threads of their own (``limiter``), so requests waiting
+    on a slow site never take the threads that answer everyone else; one account may have at
+    most ``per_account`` in flight, and one more is refused with 429 at once.
+    """
+
+    def __init__(self, total: int, per_account: int) -> None:
+        self.limiter = anyio.CapacityLimiter(total)
+        self.per_account = per_account
+        self._running: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def enter(self, account_id: int) -> Iterator[None]:
+        with self._lock:
+            running = self._running.get(account_id, 0)
+            if running >= self.per_account:
+                raise RateLimited(
+                    f"at most {self.per_account} analyses of one account run at once; "
+                    "wait for one to finish",
+                    retry_after=1,
+                )
+            self._running[account_id] = running + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._running.pop(account_id) - 1
+                if left:
+                    self._running[account_id] = left
