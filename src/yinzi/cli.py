@@ -61,6 +61,7 @@ def serve(
     """Start the API with embedded worker processes."""
     import uvicorn
 
+    from yinzi import _http
     from yinzi.app import create_app
     from yinzi.db.migrate import upgrade
     from yinzi.logs import configure_logging, install_redaction
@@ -77,7 +78,14 @@ def serve(
     _bootstrap_admin(settings)
     pool = WorkerPool(settings)
     pool.start()
-    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        http=_http.protocol(settings.http_header_timeout_seconds),
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        limit_concurrency=settings.http_limit_concurrency,
+    )
     install_redaction()
     typer.echo(
         f"Yinzi listening on {settings.base_url} with {pool.count} worker(s); "

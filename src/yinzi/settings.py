@@ -147,6 +147,15 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `yinzi serve` listens on.")
     port: int = Field(8000, description="Port `yinzi serve` listens on.")
+    http_keep_alive_seconds: int = Field(
+        5, ge=1, description="An idle keep-alive connection is closed after this many seconds."
+    )
+    http_header_timeout_seconds: float = Field(
+        10.0, gt=0, description="A request's line and headers must arrive in full within this."
+    )
+    http_limit_concurrency: int = Field(
+        512, ge=1, description="Open connections at once; beyond it new ones get 503 and close."
+    )
     public_url: str | None = Field(
         None, description="Base URL clients reach this server at (for download links)."
     )
