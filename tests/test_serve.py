@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 
 def _free_port() -> int:
@@ -151,3 +152,68 @@ def test_connections_over_the_limit_are_refused_until_idle_ones_time_out(tmp_pat
             raise AssertionError("the server did not serve again once idle connections went")
         for sock in hoard:
             sock.close()
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The live child processes of ``pid`` and their command lines (from /proc)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().decode()
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while it was read
+    return found
+
+
+def _alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":  # a zombie has exited; only its parent's reaping is left
+            alive.append(pid)
+    return alive
+
+
+def _workers_of(proc: subprocess.Popen[str], count: int) -> list[int]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        workers = [pid for pid, cmd in _children(proc.pid).items() if "spawn_main" in cmd]
+        if len(workers) == count:
+            return workers
+        time.sleep(0.1)
+    raise AssertionError(f"yinzi serve did not start {count} workers")
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+
+
+@needs_proc
+def test_sigterm_stops_serve_and_joins_its_workers_as_ctrl_c_does(tmp_path: Path) -> None:
+    with _serving(tmp_path, WORKERS="2") as (proc, _):
+        workers = _workers_of(proc, 2)
+        children = list(_children(proc.pid))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        assert _alive(workers) == []  # stopped and joined before serve exited
+        deadline = time.monotonic() + 5
+        while _alive(children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _alive(children) == []
+
+
+@needs_proc
+def test_workers_exit_when_serve_is_killed(tmp_path: Path) -> None:
+    with _serving(tmp_path, WORKERS="2") as (proc, _):
+        workers = _workers_of(proc, 2)
+        children = list(_children(proc.pid))
+        proc.kill()
+        proc.wait(timeout=5)
+        deadline = time.monotonic() + 5
+        while _alive(children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _alive(workers) == [] and _alive(children) == []

@@ -100,3 +100,26 @@ def test_a_killed_worker_order_is_rerun_once_and_charged_once(
         assert billing.balance(s, user.id) == billing.BalanceView(1000 - order.cost, 0)
     stored = list((ctx.settings.data_dir / "files" / "results" / order_no).rglob("*.wav"))
     assert len(stored) == 2  # the dead run's partial results are not kept beside the final ones
+
+
+def test_a_killed_attempts_scratch_folder_is_removed_when_the_order_is_reclaimed(
+    ctx: Context, file_server: FileServer
+) -> None:
+    user = new_user(ctx)
+    testing.song(file_server.root / "long.wav", seconds=90.0)
+    order_no = _order(ctx, user, file_server.url("long.wav"))
+    scratch = ctx.settings.data_dir / "tmp"
+    pool = WorkerPool(ctx.settings)
+    pool.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not any(path.is_file() for path in scratch.rglob("*")):  # the input is arriving
+            assert time.monotonic() < deadline, "the worker never wrote to its scratch folder"
+            time.sleep(0.01)
+        os.kill(pool.pids[0], signal.SIGKILL)
+        order = _wait_for(ctx, order_no, ("finish", "failed"), 120)
+    finally:
+        pool.stop()
+    assert order.status == "finish", order.reason
+    assert order.attempts == 2
+    assert list(scratch.iterdir()) == []  # neither the killed attempt's files nor the rerun's

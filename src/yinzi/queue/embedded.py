@@ -4,12 +4,20 @@
 claims the oldest claimable order within ``poll_interval_seconds``. Workers are separate
 processes, so the API process stays responsive while every core separates audio; a supervisor
 restarts any worker that dies, and the dead worker's order is re-run once its lease expires.
+
+A worker never outlives the process that started it: it watches its parent's sentinel (a pipe
+that reaches end-of-file however the parent ends, ``kill -9`` included) and exits at once, so no
+orphan keeps taking orders beside a restarted server. Workers ignore SIGINT: Ctrl-C reaches the
+whole process group, and the parent stops them in order through the shared stop event.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
+import signal
 import threading
 import time
 from multiprocessing.process import BaseProcess
@@ -78,8 +86,24 @@ def worker_main(settings_data: dict[str, Any], stop: Any) -> None:
     """Entry point of a worker process."""
     from yinzi.logs import configure_logging
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging()
+    _exit_with_parent()
     Worker(Settings.model_validate(settings_data)).run_forever(stop)
+
+
+def _exit_with_parent() -> None:
+    """End this process as soon as its parent process is gone, whatever it was doing."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        log.warning("the process that started worker %d is gone; it exits", os.getpid())
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class WorkerPool:
