@@ -542,6 +542,22 @@ def test_the_whole_download_has_a_time_limit(server: Server, tmp_path: Path, pat
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("path", ["/slow", "/stall"])
+def test_a_download_below_the_minimum_rate_fails_after_the_grace_period(
+    server: Server, tmp_path: Path, path: str
+) -> None:
+    settings = FetchSettings(
+        allow_private=True, timeout_seconds=30, min_kib_per_second=16, slow_grace_seconds=0.5
+    )
+    fetcher = GuardedFetcher(FetchPolicy.from_settings(settings))
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"it arrived slower than 16 KiB/s"):
+        fetcher.download(f"{server.base}{path}", tmp_path / "a.mp3")
+    assert time.monotonic() - started < 2.0  # the grace period, not the 30-second limit
+    assert list(tmp_path.iterdir()) == []
+    assert fetcher.download(f"{server.base}/audio", tmp_path / "b.mp3").size == len(AUDIO)
+
+
 def test_too_many_redirects(server: Server, tmp_path: Path) -> None:
     fetcher = GuardedFetcher(FetchPolicy(allow_private=True, max_redirects=3))
     with pytest.raises(FetchError, match=r"it redirects too many times \(more than 3\)"):

@@ -6,7 +6,9 @@ with no pin is refused. HTTP ``Host`` headers and TLS (SNI and certificate check
 original host name, because httpcore passes the origin's host name to ``start_tls``.
 
 Every read, write, connect and TLS handshake is capped by the remaining time to one deadline, so
-a server that trickles bytes cannot stretch a download past its total time limit.
+a server that trickles bytes cannot stretch a download past its total time limit. With a
+:class:`Pace`, reads are also capped by the moment the bytes received so far fall below the
+minimum average rate, so a trickle fails once its grace period is over.
 """
 
 from __future__ import annotations
@@ -164,15 +166,42 @@ def _as_httpx_errors() -> Iterator[None]:
         raise
 
 
-class _DeadlineStream(httpcore.NetworkStream):
-    """A stream whose every operation waits at most until the deadline."""
+class Pace:
+    """A minimum average rate: ``grace_seconds`` after ``start``, at least ``bytes_per_second``
+    times the time elapsed must have been read (over every connection of one call)."""
 
-    def __init__(self, inner: httpcore.NetworkStream, deadline: float) -> None:
+    def __init__(self, bytes_per_second: float, grace_seconds: float) -> None:
+        self.bytes_per_second = bytes_per_second
+        self.grace_seconds = grace_seconds
+        self.start = time.monotonic()
+        self.received = 0
+
+    def due(self) -> float:
+        """The moment by which more must have arrived."""
+        return self.start + max(self.grace_seconds, self.received / self.bytes_per_second)
+
+    def behind(self) -> bool:
+        return time.monotonic() >= self.due()
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A stream whose every operation waits at most until the deadline (reads: and the pace)."""
+
+    def __init__(
+        self, inner: httpcore.NetworkStream, deadline: float, pace: Pace | None = None
+    ) -> None:
         self._inner = inner
         self._deadline = deadline
+        self._pace = pace
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _capped(timeout, self._deadline, httpcore.ReadTimeout))
+        if self._pace is None:
+            limit = _capped(timeout, self._deadline, httpcore.ReadTimeout)
+            return self._inner.read(max_bytes, limit)
+        by = min(self._deadline, self._pace.due())
+        data = self._inner.read(max_bytes, _capped(timeout, by, httpcore.ReadTimeout))
+        self._pace.received += len(data)
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._inner.write(buffer, _capped(timeout, self._deadline, httpcore.WriteTimeout))
@@ -188,7 +217,7 @@ class _DeadlineStream(httpcore.NetworkStream):
     ) -> httpcore.NetworkStream:
         timeout = _capped(timeout, self._deadline, httpcore.ConnectTimeout)
         return _DeadlineStream(
-            self._inner.start_tls(ssl_context, server_hostname, timeout), self._deadline
+            self._inner.start_tls(ssl_context, server_hostname, timeout), self._deadline, self._pace
         )
 
     def get_extra_info(self, info: str) -> Any:
@@ -203,11 +232,13 @@ def _capped(timeout: float | None, deadline: float, expired: type[Exception]) ->
 
 
 class PinnedBackend(httpcore.NetworkBackend):
-    """Opens TCP connections only to pinned, already checked addresses, within a deadline."""
+    """Opens TCP connections only to pinned, already checked addresses, within a deadline (and,
+    given a :class:`Pace`, reads from them no slower than it)."""
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, pace: Pace | None = None) -> None:
         self._inner = httpcore.SyncBackend()
         self._deadline = deadline
+        self._pace = pace
         self._pins: dict[str, tuple[IPAddress, ...]] = {}
 
     def pin(self, host: str, addresses: Sequence[IPAddress]) -> None:
@@ -236,7 +267,7 @@ class PinnedBackend(httpcore.NetworkBackend):
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
                 continue
-            return _DeadlineStream(stream, self._deadline)
+            return _DeadlineStream(stream, self._deadline, self._pace)
         assert failure is not None
         raise failure
 

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from yinzi import __version__
 from yinzi.api import files, open_v1, text_to_music, vocal_removal
 from yinzi.context import Context
+from yinzi.dialects import register_callbacks
 from yinzi.errors import BadRequest, YinziError
 from yinzi.queue.base import Dispatcher
 from yinzi.queue.embedded import EmbeddedDispatcher
@@ -87,6 +88,7 @@ def create_app(
     settings: Settings, *, ctx: Context | None = None, dispatcher: Dispatcher | None = None
 ) -> FastAPI:
     context = ctx or Context.build(settings)
+    register_callbacks()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -34,7 +34,8 @@ class EmbeddedDispatcher:
 
 
 class Worker:
-    """One worker's loop: claim and run orders, and do periodic upkeep."""
+    """One worker's loop: claim and run orders, and do periodic upkeep. Callbacks are delivered
+    by a :class:`~yinzi.services.callbacks.DeliveryLoop` beside it, never by this loop."""
 
     def __init__(self, settings: Settings) -> None:
         from yinzi.context import Context
@@ -45,13 +46,10 @@ class Worker:
 
     def run_once(self) -> bool:
         """Run at most one order; returns whether one was run."""
-        from yinzi.api import vocal_removal
         from yinzi.runner import run_order
-        from yinzi.services import callbacks, orders
+        from yinzi.services import orders
 
         self.upkeep()
-        renderers = dict.fromkeys(vocal_removal.TYPES, vocal_removal.callback_body)
-        callbacks.deliver_due(self.ctx, renderers)
         for order_no in orders.next_claimable(self.ctx.db, self.ctx.settings):
             if run_order(self.ctx, order_no):
                 return True
@@ -70,7 +68,11 @@ class Worker:
             retention.purge(self.ctx)
 
     def run_forever(self, stop: threading.Event | Any) -> None:
+        from yinzi.services.callbacks import DeliveryLoop
+
         interval = self.ctx.settings.poll_interval_seconds
+        deliveries = DeliveryLoop(self.ctx)
+        deliveries.start()
         while not stop.is_set():
             try:
                 ran = self.run_once()
@@ -79,16 +81,19 @@ class Worker:
                 ran = False
             if not ran:
                 stop.wait(interval)
+        deliveries.stop()
         self.ctx.close()
 
 
 def worker_main(settings_data: dict[str, Any], stop: Any) -> None:
     """Entry point of a worker process."""
+    from yinzi.dialects import register_callbacks
     from yinzi.logs import configure_logging
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging()
     _exit_with_parent()
+    register_callbacks()
     Worker(Settings.model_validate(settings_data)).run_forever(stop)
 
 
