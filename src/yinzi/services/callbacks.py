@@ -4,8 +4,8 @@ When an order with a callback URL ends, its ``callback_state`` becomes ``pending
 ``orders._ending``). Each worker process runs a :class:`DeliveryLoop` beside its order loop, so
 a receiver that hangs never holds up orders: it sends up to ``callback_concurrency`` callbacks at
 once, each on a thread of its own, and claims a due callback only when it has a free thread.
-Each delivery is claimed by moving
-``callback_next_at`` forward with a compare-and-set, so two workers never send the same attempt.
+Each delivery is claimed by moving ``callback_next_at`` forward with a compare-and-set, so two
+workers never send the same attempt.
 A 2xx answer delivers it; a 4xx stops at once (the receiver refused it); anything else is retried
 after ``callback_backoff_seconds``, doubled each time, up to ``callback_attempts`` tries, after
 which the state is ``failed``. Requests go through the guarded fetcher, never follow redirects,
