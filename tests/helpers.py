@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 
 from yinzi.context import Context
 from yinzi.queue.embedded import Worker
-from yinzi.services import accounts
+from yinzi.services import accounts, callbacks
 from yinzi.settings import FetchSettings, Settings
 
 
@@ -52,10 +52,12 @@ def new_user(ctx: Context, credits: int = 1000, email: str | None = None) -> Use
 
 
 def drain(worker: Worker, limit: int = 50) -> int:
-    """Run queued orders in this process until none is left; returns how many ran."""
+    """Run queued orders in this process until none is left, then deliver the callbacks that
+    are due; returns how many orders ran."""
     ran = 0
     while ran < limit and worker.run_once():
         ran += 1
+    callbacks.deliver_due(worker.ctx)
     return ran
 
 

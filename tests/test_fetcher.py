@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpcore
 import pytest
 
-from yinzi._netguard import PinnedBackend
+from yinzi._netguard import PinnedBackend, why_not_public
 from yinzi.errors import ConfigurationError, FetchError
 from yinzi.fetcher import (
     FetchPolicy,
@@ -239,10 +239,33 @@ def test_public_addresses_pass(address: str) -> None:
         "224.0.0.1", "239.1.1.1", "ff02::1", "240.0.0.1", "255.255.255.255", "100.64.0.1",
         "192.0.2.1", "2001:db8::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::127.0.0.1",
         "64:ff9b::7f00:1", "64:ff9b::a00:1", "64:ff9b:1::1", "2002:7f00:1::1", "2002:a00:1::1",
+        "192.0.0.192", "192.88.99.1", "3fff::1",
     ],
 )  # fmt: skip
 def test_private_and_special_addresses_fail(address: str) -> None:
     assert not is_public_address(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("192.0.0.192", "an IETF protocol assignment"),
+        ("192.0.0.9", "an IETF protocol assignment"),
+        ("192.88.99.1", "a deprecated 6to4 relay anycast address"),
+        ("198.18.0.1", "a benchmarking address"),
+        ("203.0.113.7", "a documentation address"),
+        ("3fff::1", "a documentation address"),
+        ("5f00::1", "a segment routing (SRv6) SID"),
+        ("100::1", "a discard-only address"),
+        ("2001:2::1", "an IETF protocol assignment"),
+        ("64:ff9b:1::1", "a local-use NAT64 address"),
+        ("::ffff:192.0.0.192", "an IETF protocol assignment written as IPv6"),
+    ],
+)
+def test_iana_special_purpose_blocks_are_refused_with_their_reason(
+    address: str, reason: str
+) -> None:
+    assert why_not_public(ipaddress.ip_address(address)) == reason
 
 
 # -- refusals with the production resolver and check -----------------------------------------
@@ -257,6 +280,8 @@ def test_private_and_special_addresses_fail(address: str) -> None:
         ("http://0.0.0.0:{port}/", "0.0.0.0 is the unspecified address"),
         ("http://169.254.169.254/latest/meta-data/", "the cloud metadata address"),
         ("http://10.0.0.1/", "10.0.0.1 is a private address"),
+        ("http://192.0.0.192/latest/", "192.0.0.192 is an IETF protocol assignment"),
+        ("http://[3fff::1]/", "3fff::1 is a documentation address"),
         ("http://192.168.1.1/", "192.168.1.1 is a private address"),
         ("http://172.16.0.1/", "172.16.0.1 is a private address"),
         ("http://2130706433:{port}/", "2130706433 resolves to 127.0.0.1, a loopback address"),
@@ -515,6 +540,22 @@ def test_the_whole_download_has_a_time_limit(server: Server, tmp_path: Path, pat
         fetcher.download(f"{server.base}{path}", tmp_path / "a.mp3")
     assert time.monotonic() - started < 1.5
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("path", ["/slow", "/stall"])
+def test_a_download_below_the_minimum_rate_fails_after_the_grace_period(
+    server: Server, tmp_path: Path, path: str
+) -> None:
+    settings = FetchSettings(
+        allow_private=True, timeout_seconds=30, min_kib_per_second=16, slow_grace_seconds=0.5
+    )
+    fetcher = GuardedFetcher(FetchPolicy.from_settings(settings))
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"it arrived slower than 16 KiB/s"):
+        fetcher.download(f"{server.base}{path}", tmp_path / "a.mp3")
+    assert time.monotonic() - started < 2.0  # the grace period, not the 30-second limit
+    assert list(tmp_path.iterdir()) == []
+    assert fetcher.download(f"{server.base}/audio", tmp_path / "b.mp3").size == len(AUDIO)
 
 
 def test_too_many_redirects(server: Server, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""``yinzi serve`` as a real process: first-start output, a request, and clean logs."""
+"""``yinzi serve`` as a real process: first-start output, clean logs, HTTP timeouts and limits."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 
 def _free_port() -> int:
@@ -62,3 +65,155 @@ def test_first_start_prints_an_admin_key_and_logs_never_show_it(tmp_path: Path) 
     assert "apiKey=[redacted]" in stdout2 + stderr2
     assert key not in stderr2 and key not in stdout2  # ...without the key
     assert "yz_wrong-key-attempt" not in stderr + stderr2
+
+
+@contextmanager
+def _serving(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A real ``yinzi serve`` with extra ``YINZI_`` settings; yields it and its base URL."""
+    port = _free_port()
+    settings = {"DATA_DIR": str(tmp_path / "data"), "WORKERS": "0", **env}
+    full_env = {**os.environ, **{f"YINZI_{k}": v for k, v in settings.items()}}
+    cmd = [sys.executable, "-c", "from yinzi.cli import main; main()", "serve", "--port", str(port)]
+    proc = subprocess.Popen(
+        cmd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield proc, base
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server closed ``sock`` (waits up to 0.2 s for it)."""
+    sock.settimeout(0.2)
+    try:
+        return sock.recv(1024) == b""
+    except TimeoutError:
+        return False
+    except ConnectionError:
+        return True
+
+
+def test_a_slow_header_client_is_dropped_within_the_header_timeout_while_others_are_served(
+    tmp_path: Path,
+) -> None:
+    with _serving(tmp_path, HTTP_HEADER_TIMEOUT_SECONDS="1") as (_, base):
+        port = int(base.rsplit(":", 1)[1])
+        idle = socket.create_connection(("127.0.0.1", port))
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: yinzi\r\n")
+        started = time.monotonic()
+        dropped: dict[str, float] = {}
+        while len(dropped) < 2 and time.monotonic() - started < 6:
+            for name, sock in (("idle", idle), ("slow", slow)):
+                if name not in dropped and _closed_by_server(sock):
+                    dropped[name] = time.monotonic() - started
+            if "slow" not in dropped:
+                try:
+                    slow.sendall(b"X-Slow: a\r\n")  # a header line every 0.2 s, never the end
+                except ConnectionError:
+                    dropped["slow"] = time.monotonic() - started
+            assert httpx.get(f"{base}/healthz").status_code == 200  # others are served meanwhile
+        idle.close()
+        slow.close()
+    assert set(dropped) == {"idle", "slow"}, dropped
+    assert max(dropped.values()) < 3.0, dropped
+
+
+def test_connections_over_the_limit_are_refused_until_idle_ones_time_out(tmp_path: Path) -> None:
+    settings = {"HTTP_LIMIT_CONCURRENCY": "4", "HTTP_HEADER_TIMEOUT_SECONDS": "1.5"}
+    with _serving(tmp_path, **settings) as (_, base):
+        port = int(base.rsplit(":", 1)[1])
+        hoard = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+        time.sleep(0.3)  # let the server accept them
+        try:
+            refused = httpx.get(f"{base}/healthz").status_code == 503
+        except httpx.TransportError:
+            refused = True
+        assert refused
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the idle hoard is dropped after 1.5 s
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the server did not serve again once idle connections went")
+        for sock in hoard:
+            sock.close()
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The live child processes of ``pid`` and their command lines (from /proc)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().decode()
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while it was read
+    return found
+
+
+def _alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":  # a zombie has exited; only its parent's reaping is left
+            alive.append(pid)
+    return alive
+
+
+def _workers_of(proc: subprocess.Popen[str], count: int) -> list[int]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        workers = [pid for pid, cmd in _children(proc.pid).items() if "spawn_main" in cmd]
+        if len(workers) == count:
+            return workers
+        time.sleep(0.1)
+    raise AssertionError(f"yinzi serve did not start {count} workers")
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+
+
+@needs_proc
+def test_sigterm_stops_serve_and_joins_its_workers_as_ctrl_c_does(tmp_path: Path) -> None:
+    with _serving(tmp_path, WORKERS="2") as (proc, _):
+        workers = _workers_of(proc, 2)
+        children = list(_children(proc.pid))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        assert _alive(workers) == []  # stopped and joined before serve exited
+        deadline = time.monotonic() + 5
+        while _alive(children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _alive(children) == []
+
+
+@needs_proc
+def test_workers_exit_when_serve_is_killed(tmp_path: Path) -> None:
+    with _serving(tmp_path, WORKERS="2") as (proc, _):
+        workers = _workers_of(proc, 2)
+        children = list(_children(proc.pid))
+        proc.kill()
+        proc.wait(timeout=5)
+        deadline = time.monotonic() + 5
+        while _alive(children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _alive(workers) == [] and _alive(children) == []

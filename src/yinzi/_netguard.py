@@ -6,7 +6,9 @@ with no pin is refused. HTTP ``Host`` headers and TLS (SNI and certificate check
 original host name, because httpcore passes the origin's host name to ``start_tls``.
 
 Every read, write, connect and TLS handshake is capped by the remaining time to one deadline, so
-a server that trickles bytes cannot stretch a download past its total time limit.
+a server that trickles bytes cannot stretch a download past its total time limit. With a
+:class:`Pace`, reads are also capped by the moment the bytes received so far fall below the
+minimum average rate, so a trickle fails once its grace period is over.
 """
 
 from __future__ import annotations
@@ -25,9 +27,55 @@ import httpx
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-_SHARED = ipaddress.IPv4Network("100.64.0.0/10")
 _METADATA = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+
+# The IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890 and later), every entry,
+# refused whatever its "globally reachable" column says: none of them is where a client's audio
+# or webhook lives. The first match gives the reason, so a more specific block comes first.
+# IPv4 written inside IPv6 (::ffff:0:0/96, 64:ff9b::/96, 6to4 2002::/16, Teredo 2001::/32) is
+# judged by the IPv4 address before this table is read; docs/configuration.md lists the blocks.
+_SPECIAL_PURPOSE: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = tuple(
+    (ipaddress.ip_network(block), reason)
+    for block, reason in (
+        ("0.0.0.0/32", "the unspecified address"),
+        ("0.0.0.0/8", 'a "this network" address'),
+        ("10.0.0.0/8", "a private address"),
+        ("100.64.0.0/10", "a shared (carrier-grade NAT) address"),
+        ("127.0.0.0/8", "a loopback address"),
+        ("169.254.0.0/16", "a link-local address"),
+        ("172.16.0.0/12", "a private address"),
+        ("192.0.0.0/24", "an IETF protocol assignment"),
+        ("192.0.2.0/24", "a documentation address"),
+        ("192.31.196.0/24", "an AS112 DNS address"),
+        ("192.52.193.0/24", "an AMT relay address"),
+        ("192.88.99.0/24", "a deprecated 6to4 relay anycast address"),
+        ("192.168.0.0/16", "a private address"),
+        ("192.175.48.0/24", "an AS112 DNS address"),
+        ("198.18.0.0/15", "a benchmarking address"),
+        ("198.51.100.0/24", "a documentation address"),
+        ("203.0.113.0/24", "a documentation address"),
+        ("224.0.0.0/4", "a multicast address"),
+        ("255.255.255.255/32", "the broadcast address"),
+        ("240.0.0.0/4", "a reserved address"),
+        ("::/128", "the unspecified address"),
+        ("::1/128", "a loopback address"),
+        ("::/96", "a deprecated IPv4-compatible address"),
+        ("64:ff9b:1::/48", "a local-use NAT64 address"),
+        ("100::/64", "a discard-only address"),
+        ("100:0:0:1::/64", "a dummy address"),
+        ("2001::/23", "an IETF protocol assignment"),
+        ("2001:db8::/32", "a documentation address"),
+        ("2620:4f:8000::/48", "an AS112 DNS address"),
+        ("3fff::/20", "a documentation address"),
+        ("5f00::/16", "a segment routing (SRv6) SID"),
+        ("fc00::/7", "a unique local (private) address"),
+        ("fe80::/10", "a link-local address"),
+        ("fec0::/10", "a site-local address"),
+        ("ff00::/8", "a multicast address"),
+    )
 )
 
 
@@ -47,28 +95,26 @@ def is_metadata_address(ip: IPAddress) -> bool:
 
 
 def why_not_public(ip: IPAddress) -> str | None:
-    """What kind of non-public address ``ip`` is ("a loopback address"), or None if public."""
+    """What kind of non-public address ``ip`` is ("a loopback address"), or None if public.
+
+    In order: the metadata service; IPv4 embedded in IPv6; the special-purpose table; IPv6
+    outside global unicast (2000::/3); and last, as a safety net, what :mod:`ipaddress` says.
+    """
+    if ip in _METADATA:
+        return "the cloud metadata address"
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = _embedded_ipv4(ip)
         if embedded:
             reasons = [r for r in map(why_not_public, embedded) if r]
             return f"{reasons[0]} written as IPv6" if reasons else None
-    checks = (
-        (ip in _METADATA, "the cloud metadata address"),
-        (ip.is_unspecified, "the unspecified address"),
-        (ip.is_loopback, "a loopback address"),
-        (ip.is_link_local, "a link-local address"),
-        (ip.is_multicast, "a multicast address"),
-        (
-            isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED,
-            "a shared (carrier-grade NAT) address",
-        ),
-        (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local, "a site-local address"),
-        (ip.is_reserved, "a reserved address"),
-        (ip.is_private, "a private address"),
-        (not ip.is_global, "not a public address"),
-    )
-    return next((reason for failed, reason in checks if failed), None)
+    for block, reason in _SPECIAL_PURPOSE:
+        if ip in block:
+            return reason
+    if isinstance(ip, ipaddress.IPv6Address) and ip not in _GLOBAL_UNICAST:
+        return "a reserved address"
+    if ip.is_private or ip.is_reserved or ip.is_multicast or not ip.is_global:
+        return "not a public address"
+    return None
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
@@ -120,15 +166,42 @@ def _as_httpx_errors() -> Iterator[None]:
         raise
 
 
-class _DeadlineStream(httpcore.NetworkStream):
-    """A stream whose every operation waits at most until the deadline."""
+class Pace:
+    """A minimum average rate: ``grace_seconds`` after ``start``, at least ``bytes_per_second``
+    times the time elapsed must have been read (over every connection of one call)."""
 
-    def __init__(self, inner: httpcore.NetworkStream, deadline: float) -> None:
+    def __init__(self, bytes_per_second: float, grace_seconds: float) -> None:
+        self.bytes_per_second = bytes_per_second
+        self.grace_seconds = grace_seconds
+        self.start = time.monotonic()
+        self.received = 0
+
+    def due(self) -> float:
+        """The moment by which more must have arrived."""
+        return self.start + max(self.grace_seconds, self.received / self.bytes_per_second)
+
+    def behind(self) -> bool:
+        return time.monotonic() >= self.due()
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A stream whose every operation waits at most until the deadline (reads: and the pace)."""
+
+    def __init__(
+        self, inner: httpcore.NetworkStream, deadline: float, pace: Pace | None = None
+    ) -> None:
         self._inner = inner
         self._deadline = deadline
+        self._pace = pace
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _capped(timeout, self._deadline, httpcore.ReadTimeout))
+        if self._pace is None:
+            limit = _capped(timeout, self._deadline, httpcore.ReadTimeout)
+            return self._inner.read(max_bytes, limit)
+        by = min(self._deadline, self._pace.due())
+        data = self._inner.read(max_bytes, _capped(timeout, by, httpcore.ReadTimeout))
+        self._pace.received += len(data)
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._inner.write(buffer, _capped(timeout, self._deadline, httpcore.WriteTimeout))
@@ -144,7 +217,7 @@ class _DeadlineStream(httpcore.NetworkStream):
     ) -> httpcore.NetworkStream:
         timeout = _capped(timeout, self._deadline, httpcore.ConnectTimeout)
         return _DeadlineStream(
-            self._inner.start_tls(ssl_context, server_hostname, timeout), self._deadline
+            self._inner.start_tls(ssl_context, server_hostname, timeout), self._deadline, self._pace
         )
 
     def get_extra_info(self, info: str) -> Any:
@@ -159,11 +232,13 @@ def _capped(timeout: float | None, deadline: float, expired: type[Exception]) ->
 
 
 class PinnedBackend(httpcore.NetworkBackend):
-    """Opens TCP connections only to pinned, already checked addresses, within a deadline."""
+    """Opens TCP connections only to pinned, already checked addresses, within a deadline (and,
+    given a :class:`Pace`, reads from them no slower than it)."""
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, pace: Pace | None = None) -> None:
         self._inner = httpcore.SyncBackend()
         self._deadline = deadline
+        self._pace = pace
         self._pins: dict[str, tuple[IPAddress, ...]] = {}
 
     def pin(self, host: str, addresses: Sequence[IPAddress]) -> None:
@@ -192,7 +267,7 @@ class PinnedBackend(httpcore.NetworkBackend):
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
                 continue
-            return _DeadlineStream(stream, self._deadline)
+            return _DeadlineStream(stream, self._deadline, self._pace)
         assert failure is not None
         raise failure
 

@@ -25,6 +25,7 @@ from yinzi import __version__
 from yinzi.api import files, open_v1, text_to_music, vocal_removal
 from yinzi.api.limits import MULTIPART_SLACK, BodyLimit
 from yinzi.context import Context
+from yinzi.dialects import register_callbacks
 from yinzi.errors import (
     BadRequest,
     MethodNotAllowed,
@@ -160,6 +161,7 @@ def create_app(
     settings: Settings, *, ctx: Context | None = None, dispatcher: Dispatcher | None = None
 ) -> FastAPI:
     context = ctx or Context.build(settings)
+    register_callbacks()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

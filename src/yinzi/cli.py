@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -61,6 +63,7 @@ def serve(
     """Start the API with embedded worker processes."""
     import uvicorn
 
+    from yinzi import _http
     from yinzi.app import create_app
     from yinzi.db.migrate import upgrade
     from yinzi.logs import configure_logging, install_redaction
@@ -75,19 +78,33 @@ def serve(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url)
     _bootstrap_admin(settings)
+    # uvicorn handles SIGTERM while it runs, then raises it again once it has shut down: this
+    # handler turns that into a normal exit, so the workers are stopped as after Ctrl-C.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     pool = WorkerPool(settings)
     pool.start()
-    config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port)
-    install_redaction()
-    typer.echo(
-        f"Yinzi listening on {settings.base_url} with {pool.count} worker(s); "
-        f"data in {settings.data_dir.resolve()}",
-        err=True,
-    )
     try:
+        config = uvicorn.Config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            http=_http.protocol(settings.http_header_timeout_seconds),
+            timeout_keep_alive=settings.http_keep_alive_seconds,
+            limit_concurrency=settings.http_limit_concurrency,
+        )
+        install_redaction()
+        typer.echo(
+            f"Yinzi listening on {settings.base_url} with {pool.count} worker(s); "
+            f"data in {settings.data_dir.resolve()}",
+            err=True,
+        )
         uvicorn.Server(config).run()
     finally:
         pool.stop()
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def _bootstrap_admin(settings: Settings) -> None:
@@ -123,7 +140,6 @@ def worker(
     count: Annotated[int | None, typer.Option(help="Worker processes to run.")] = None,
 ) -> None:
     """Run worker processes only (for an API started elsewhere)."""
-    import signal
     import threading
 
     from yinzi.logs import configure_logging

@@ -15,13 +15,17 @@ Guarantees, for every hop of every request made through :class:`GuardedFetcher`:
   most ``max_redirects`` of them, and a loop is refused. Credentials headers do not cross origins.
 - The body is limited in bytes (``Content-Length`` up front, then counted while streaming) and
   the whole call, redirects included, in time; connecting has its own shorter limit.
+- A download (not a small :meth:`~GuardedFetcher.request`) must also keep an average of at least
+  ``min_bytes_per_second`` once ``slow_grace_seconds`` have passed, counted from the start of the
+  call, so a server that trickles cannot hold a worker for the whole time limit.
 - Failures raise :class:`~yinzi.errors.FetchError` whose message is fit to show the user: it
   names the URL as ``scheme://host[:port]/path`` only, never its credentials or query.
 
 With a ``proxy`` (an administrator's, trusted: ``http://`` or ``https://``) every connection goes
 to the proxy instead. Each hop's host is still resolved here and refused unless all its addresses
 are allowed, but the proxy resolves the name again and connects itself, so pinning (and with it
-protection from DNS rebinding between the two lookups) is then the proxy's job.
+protection from DNS rebinding between the two lookups) is then the proxy's job; so is the minimum
+rate, which is enforced on pinned connections only.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import httpx
 from yinzi import __version__
 from yinzi._netguard import (
     IPAddress,
+    Pace,
     PinnedBackend,
     PinnedTransport,
     is_metadata_address,
@@ -92,6 +97,9 @@ class FetchPolicy:
     timeout_seconds: float = 120.0
     connect_timeout_seconds: float = 10.0
     max_redirects: int = 5
+    min_bytes_per_second: float = 16 * 1024.0
+    """Slowest average a download may keep after ``slow_grace_seconds`` (0: no minimum)."""
+    slow_grace_seconds: float = 10.0
 
     @classmethod
     def from_settings(cls, settings: FetchSettings) -> FetchPolicy:
@@ -101,7 +109,15 @@ class FetchPolicy:
             timeout_seconds=settings.timeout_seconds,
             connect_timeout_seconds=settings.connect_timeout_seconds,
             max_redirects=settings.max_redirects,
+            min_bytes_per_second=settings.min_kib_per_second * 1024,
+            slow_grace_seconds=settings.slow_grace_seconds,
         )
+
+    def pace(self) -> Pace | None:
+        """The minimum rate for one download starting now, if there is one."""
+        if self.min_bytes_per_second <= 0:
+            return None
+        return Pace(self.min_bytes_per_second, self.slow_grace_seconds)
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,7 @@ class _Call:
     timeout_seconds: float
     deadline: float
     backend: PinnedBackend
+    pace: Pace | None = None
 
     def fail(self, reason: str) -> FetchError:
         return FetchError(f"could not fetch {self.shown_url}: {reason}")
@@ -184,7 +201,8 @@ class GuardedFetcher:
         ``max_bytes``, a download slower than ``timeout_seconds`` or a network failure.
         """
         part = dest.with_name(dest.name + ".part")  # not with_suffix: a.mp3 and a.wav differ
-        with self._call(url, self._policy.timeout_seconds) as (call, client):
+        pace = self._policy.pace()
+        with self._call(url, self._policy.timeout_seconds, pace) as (call, client):
             sent = {**(headers or {}), "Accept-Encoding": "identity"}
             response = self._open(call, client, "GET", url, sent)
             try:
@@ -242,9 +260,11 @@ class GuardedFetcher:
     # -- one call: a client of its own, redirects, limits ------------------------------------
 
     @contextmanager
-    def _call(self, url: str, timeout_seconds: float) -> Iterator[tuple[_Call, httpx.Client]]:
+    def _call(
+        self, url: str, timeout_seconds: float, pace: Pace | None = None
+    ) -> Iterator[tuple[_Call, httpx.Client]]:
         deadline = time.monotonic() + timeout_seconds
-        call = _Call(_shown(url), timeout_seconds, deadline, PinnedBackend(deadline))
+        call = _Call(_shown(url), timeout_seconds, deadline, PinnedBackend(deadline, pace), pace)
         if self._ssl_context is None:
             self._ssl_context = httpx.create_ssl_context()
         transport: httpx.BaseTransport = (
@@ -357,6 +377,9 @@ class GuardedFetcher:
         if isinstance(exc, httpx.TimeoutException):
             if call.expired():
                 return self._too_slow(call)
+            if call.pace is not None and call.pace.behind():
+                rate, grace = call.pace.bytes_per_second / 1024, call.pace.grace_seconds
+                return f"it arrived slower than {rate:g} KiB/s (checked after {grace:g} seconds)"
             if isinstance(exc, httpx.ConnectTimeout):
                 seconds = self._policy.connect_timeout_seconds
                 return f"could not connect to the server within {seconds:g} seconds"

@@ -9,8 +9,10 @@ the worker.
 from __future__ import annotations
 
 import logging
-import tempfile
+import shutil
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 
@@ -67,10 +69,7 @@ def _process(
 ) -> tuple[list[dict[str, str]], TaskResult]:
     """Produce and store the order's results; returns them with what the task reported."""
     task = TASKS[ORDER_KINDS[order.order_type].family]
-    tmp_root = ctx.settings.data_dir / "tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
-        work = Path(tmp)
+    with _scratch(ctx, order.order_no, lease.token) as work:
         source = None
         if order.source:  # orders that make audio from nothing have no input
             source = _obtain_input(ctx, order, work)
@@ -83,6 +82,25 @@ def _process(
             ctx.storage.put_file(key, output.path)
             results.append({"name": output.path.name, "business": output.business, "key": key})
     return results, result
+
+
+@contextmanager
+def _scratch(ctx: Context, order_no: str, token: str) -> Iterator[Path]:
+    """This attempt's scratch folder, ``tmp/<order_no>/<attempt>/``, removed when it ends.
+
+    An attempt runs only once the previous one lost its claim, so whatever is left under
+    ``tmp/<order_no>/`` then (a killed worker's input and stems) is removed first.
+    """
+    folder = ctx.settings.data_dir / "tmp" / order_no
+    shutil.rmtree(folder, ignore_errors=True)
+    work = folder / token[:12]
+    work.mkdir(parents=True)
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        with suppress(OSError):  # not empty: a newer attempt has started meanwhile
+            folder.rmdir()
 
 
 def _obtain_input(ctx: Context, order: Order, work: Path) -> Path:

@@ -88,6 +88,14 @@ class FetchSettings(BaseModel):
     timeout_seconds: float = Field(120.0, description="Total time allowed for one download.")
     connect_timeout_seconds: float = Field(10.0, description="Time allowed to connect.")
     max_redirects: int = Field(5, description="Redirect hops followed, each one checked.")
+    min_kib_per_second: float = Field(
+        16.0,
+        ge=0,
+        description="Slowest average a download may keep after the grace period (0: any).",
+    )
+    slow_grace_seconds: float = Field(
+        10.0, ge=0, description="Time a download has before its average speed is checked."
+    )
 
 
 class WhisperSettings(BaseModel):
@@ -153,6 +161,15 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `yinzi serve` listens on.")
     port: int = Field(8000, description="Port `yinzi serve` listens on.")
+    http_keep_alive_seconds: int = Field(
+        5, ge=1, description="An idle keep-alive connection is closed after this many seconds."
+    )
+    http_header_timeout_seconds: float = Field(
+        10.0, gt=0, description="A request's line and headers must arrive in full within this."
+    )
+    http_limit_concurrency: int = Field(
+        512, ge=1, description="Open connections at once; beyond it new ones get 503 and close."
+    )
     public_url: str | None = Field(
         None, description="Base URL clients reach this server at (for download links)."
     )
@@ -176,6 +193,9 @@ class Settings(BaseSettings):
         3600.0, description="An order not finished this long after create ends `timeout`."
     )
     max_attempts: int = Field(3, description="Runs of one order before it fails for good.")
+    max_running_orders_per_account: int = Field(
+        0, ge=0, description="Orders of one account running at once (0: workers - 1, at least 1)."
+    )
     max_upload_bytes: int = Field(
         1024**3, ge=1, description="Largest file the upload endpoint takes (larger: 413)."
     )
@@ -198,6 +218,9 @@ class Settings(BaseSettings):
     )
     callback_timeout_seconds: float = Field(15.0, description="Time allowed for one callback.")
     callback_attempts: int = Field(3, description="Callback deliveries tried before giving up.")
+    callback_concurrency: int = Field(
+        4, ge=1, description="Callbacks one worker process delivers at once."
+    )
     callback_backoff_seconds: float = Field(
         2.0, description="Wait before the second callback attempt; doubled for each next one."
     )
@@ -225,6 +248,11 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'yinzi.db').resolve()}"
+
+    @property
+    def running_orders_limit(self) -> int:
+        """How many orders of one account may run at once, across every worker."""
+        return self.max_running_orders_per_account or max(1, self.workers - 1)
 
     @property
     def base_url(self) -> str:

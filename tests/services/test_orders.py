@@ -191,3 +191,62 @@ def test_a_file_longer_than_declared_that_the_balance_cannot_cover_does_not_fini
     orders.fail(db, order.order_no, claimed[1], "ErrorCode.USER_BLANCE_NOT_ENOUGH")
     with db.read() as s:
         assert billing.balance(s, account.id) == billing.BalanceView(available=15, held=0)
+
+
+def _other_account(db: Database) -> Account:
+    with db.write() as s:
+        account, _ = accounts.create_account(s, "bystander@example.com", credits=100)
+    return account
+
+
+def test_claim_skips_an_account_at_its_limit_of_running_orders(
+    db: Database, settings: Settings
+) -> None:
+    settings.max_running_orders_per_account = 2
+    busy = _account(db, 100)
+    first, second, third = (_create(db, settings, busy) for _ in range(3))
+    other = _create(db, settings, _other_account(db))
+    assert orders.claim(db, settings, first.order_no) is not None
+    running = orders.claim(db, settings, second.order_no)
+    assert running is not None
+    # two of its orders run: the third waits, and another account's order is next in line
+    assert orders.next_claimable(db, settings) == [other.order_no]
+    assert orders.claim(db, settings, third.order_no) is None
+    orders.finish(db, settings, second.order_no, running[1], [], 30.0)
+    assert orders.next_claimable(db, settings) == [third.order_no, other.order_no]
+    # an order whose worker went silent no longer counts; it is claimable again itself
+    with db.write() as s:
+        s.execute(
+            update(Order)
+            .where(Order.order_no == first.order_no)
+            .values(lease_until=utcnow() - timedelta(seconds=1))
+        )
+    assert orders.claim(db, settings, third.order_no) is not None
+    assert orders.claim(db, settings, first.order_no) is not None
+
+
+def test_concurrent_claims_never_exceed_the_account_limit(db: Database, settings: Settings) -> None:
+    settings.max_running_orders_per_account = 2
+    account = _account(db, 1000)
+    numbers = [_create(db, settings, account).order_no for _ in range(8)]
+    claimed: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def attempt(order_no: str) -> None:
+        barrier.wait()
+        if orders.claim(db, settings, order_no) is not None:
+            claimed.append(order_no)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in numbers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(claimed) == 2
+
+
+def test_the_account_limit_defaults_to_one_less_than_the_workers(tmp_path: Path) -> None:
+    assert make_settings(tmp_path, workers=4).running_orders_limit == 3
+    assert make_settings(tmp_path, workers=1).running_orders_limit == 1
+    limited = make_settings(tmp_path, workers=4, max_running_orders_per_account=1)
+    assert limited.running_orders_limit == 1

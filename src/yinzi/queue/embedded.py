@@ -4,12 +4,20 @@
 claims the oldest claimable order within ``poll_interval_seconds``. Workers are separate
 processes, so the API process stays responsive while every core separates audio; a supervisor
 restarts any worker that dies, and the dead worker's order is re-run once its lease expires.
+
+A worker never outlives the process that started it: it watches its parent's sentinel (a pipe
+that reaches end-of-file however the parent ends, ``kill -9`` included) and exits at once, so no
+orphan keeps taking orders beside a restarted server. Workers ignore SIGINT: Ctrl-C reaches the
+whole process group, and the parent stops them in order through the shared stop event.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
+import signal
 import threading
 import time
 from multiprocessing.process import BaseProcess
@@ -26,7 +34,8 @@ class EmbeddedDispatcher:
 
 
 class Worker:
-    """One worker's loop: claim and run orders, and do periodic upkeep."""
+    """One worker's loop: claim and run orders, and do periodic upkeep. Callbacks are delivered
+    by a :class:`~yinzi.services.callbacks.DeliveryLoop` beside it, never by this loop."""
 
     def __init__(self, settings: Settings) -> None:
         from yinzi.context import Context
@@ -37,13 +46,10 @@ class Worker:
 
     def run_once(self) -> bool:
         """Run at most one order; returns whether one was run."""
-        from yinzi.api import vocal_removal
         from yinzi.runner import run_order
-        from yinzi.services import callbacks, orders
+        from yinzi.services import orders
 
         self.upkeep()
-        renderers = dict.fromkeys(vocal_removal.TYPES, vocal_removal.callback_body)
-        callbacks.deliver_due(self.ctx, renderers)
         for order_no in orders.next_claimable(self.ctx.db, self.ctx.settings):
             if run_order(self.ctx, order_no):
                 return True
@@ -62,7 +68,11 @@ class Worker:
             retention.purge(self.ctx)
 
     def run_forever(self, stop: threading.Event | Any) -> None:
+        from yinzi.services.callbacks import DeliveryLoop
+
         interval = self.ctx.settings.poll_interval_seconds
+        deliveries = DeliveryLoop(self.ctx)
+        deliveries.start()
         while not stop.is_set():
             try:
                 ran = self.run_once()
@@ -71,15 +81,34 @@ class Worker:
                 ran = False
             if not ran:
                 stop.wait(interval)
+        deliveries.stop()
         self.ctx.close()
 
 
 def worker_main(settings_data: dict[str, Any], stop: Any) -> None:
     """Entry point of a worker process."""
+    from yinzi.dialects import register_callbacks
     from yinzi.logs import configure_logging
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging()
+    _exit_with_parent()
+    register_callbacks()
     Worker(Settings.model_validate(settings_data)).run_forever(stop)
+
+
+def _exit_with_parent() -> None:
+    """End this process as soon as its parent process is gone, whatever it was doing."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        log.warning("the process that started worker %d is gone; it exits", os.getpid())
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class WorkerPool:

@@ -1,8 +1,11 @@
 """Callbacks: tell a client's URL that its task ended, signed, with bounded retries.
 
 When an order with a callback URL ends, its ``callback_state`` becomes ``pending`` (see
-``orders._ending``). Workers deliver due callbacks: each delivery is claimed by moving
-``callback_next_at`` forward with a compare-and-set, so two workers never send the same attempt.
+``orders._ending``). Each worker process runs a :class:`DeliveryLoop` beside its order loop, so
+a receiver that hangs never holds up orders: it sends up to ``callback_concurrency`` callbacks at
+once, each on a thread of its own, and claims a due callback only when it has a free thread.
+Each delivery is claimed by moving ``callback_next_at`` forward with a compare-and-set, so two
+workers never send the same attempt.
 A 2xx answer delivers it; a 4xx stops at once (the receiver refused it); anything else is retried
 after ``callback_backoff_seconds``, doubled each time, up to ``callback_attempts`` tries, after
 which the state is ``failed``. Requests go through the guarded fetcher, never follow redirects,
@@ -12,6 +15,10 @@ and carry two signatures when the account has a webhook secret:
   ``taskId + "." + timestamp``, keyed by the secret string;
 - Standard Webhooks': ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` =
   ``v1,`` + base64 HMAC-SHA256 of ``id.timestamp.body``, keyed by the base64 part of the secret.
+
+The body is the dialect's: a dialect registers a renderer for its order types with
+:func:`register_renderer` (see :mod:`yinzi.dialects`), where the app and the workers are built.
+Callbacks of a type with no renderer in this process are left for a process that has one.
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ import hmac
 import json
 import logging
 import secrets
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +39,7 @@ from sqlalchemy import select, update
 
 from yinzi.db import utcnow
 from yinzi.db.models import Account, Order
-from yinzi.errors import FetchError
+from yinzi.errors import ConfigurationError, FetchError
 
 if TYPE_CHECKING:
     from yinzi.context import Context
@@ -60,24 +68,103 @@ def signature_headers(secret: str, task_id: str, message_id: str, body: bytes) -
     }
 
 
-def deliver_due(ctx: Context, renderers: Mapping[str, Render], limit: int = 10) -> int:
-    """Attempt every callback that is due; returns how many attempts were made."""
-    now = utcnow()
+_RENDERERS: dict[str, Render] = {}
+
+
+def register_renderer(order_types: Iterable[str], render: Render) -> None:
+    """Render the callbacks of ``order_types`` with ``render``; registering again is harmless,
+    but a second, different renderer for a type is a mistake and refused."""
+    for order_type in order_types:
+        known = _RENDERERS.setdefault(order_type, render)
+        if known is not render:
+            raise ConfigurationError(f"two callback renderers for order type {order_type}")
+
+
+def deliver_due(ctx: Context, limit: int = 10) -> int:
+    """Attempt callbacks that are due, one after another, here; returns how many were made."""
+    attempted = 0
+    for order_no in _due(ctx, limit):
+        order = _claim(ctx, order_no)
+        if order is not None:
+            _attempt(ctx, order, _RENDERERS[order.order_type])
+            attempted += 1
+    return attempted
+
+
+class DeliveryLoop:
+    """Delivers due callbacks on threads of this process, at most ``callback_concurrency`` at
+    once, apart from the order loop; its threads are daemons, so a hanging receiver never keeps
+    the process from exiting (an attempt cut short is retried once its claim runs out)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._slots = threading.BoundedSemaphore(ctx.settings.callback_concurrency)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="callbacks", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                started = self.send_due()
+            except Exception:  # the database may be briefly unavailable; keep going
+                log.exception("callback loop error")
+                started = 0
+            if not started:
+                self._stop.wait(self.ctx.settings.poll_interval_seconds)
+
+    def send_due(self) -> int:
+        """Start a delivery for each due callback there is a free thread for; returns how many."""
+        free = 0
+        while self._slots.acquire(blocking=False):
+            free += 1
+        started = 0
+        try:
+            for order_no in _due(self.ctx, free) if free else ():
+                order = _claim(self.ctx, order_no)
+                if order is not None:
+                    name = f"callback-{order_no}"
+                    threading.Thread(
+                        target=self._send, args=(order,), name=name, daemon=True
+                    ).start()
+                    started += 1
+        finally:
+            for _ in range(free - started):
+                self._slots.release()
+        return started
+
+    def _send(self, order: Order) -> None:
+        try:
+            _attempt(self.ctx, order, _RENDERERS[order.order_type])
+        except Exception:
+            log.exception("callback of order %s could not be attempted", order.order_no)
+        finally:
+            self._slots.release()
+
+
+def _due(ctx: Context, limit: int) -> list[str]:
+    """Up to ``limit`` callbacks due now whose order type this process can render."""
+    if not _RENDERERS:
+        return []
     with ctx.db.read() as session:
-        due = list(
+        return list(
             session.execute(
                 select(Order.order_no)
-                .where(Order.callback_state == "pending", Order.callback_next_at <= now)
+                .where(
+                    Order.callback_state == "pending",
+                    Order.callback_next_at <= utcnow(),
+                    Order.order_type.in_(list(_RENDERERS)),
+                )
+                .order_by(Order.callback_next_at)
                 .limit(limit)
             ).scalars()
         )
-    attempted = 0
-    for order_no in due:
-        order = _claim(ctx, order_no)
-        if order is not None and order.order_type in renderers:
-            _attempt(ctx, order, renderers[order.order_type])
-            attempted += 1
-    return attempted
 
 
 def _claim(ctx: Context, order_no: str) -> Order | None:

@@ -9,6 +9,11 @@ Every transition is a compare-and-set ``UPDATE ... WHERE order_no = :n AND <expe
 that raises :class:`StaleClaim` when no row matched, so a lost or doubled queue message, a dead
 worker or a slow one can never run an order twice at once, settle it twice or charge it twice.
 A worker owns an order through its ``claim_token`` while its lease is current.
+
+No account runs more than ``settings.running_orders_limit`` orders at once, whichever workers and
+processes claim them: the limit is part of the claim's ``WHERE`` (its orders that are processing
+under a current lease are counted in SQL), and a claim first locks the account's row, so that on
+PostgreSQL two claims for one account are decided one after the other, as on SQLite.
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from yinzi.db import Database, utcnow
 from yinzi.db.models import Account, Balance, Order, Upload
@@ -200,10 +205,27 @@ def get_with_balance(session: Session, account: Account, order_no: str) -> tuple
 # -- worker-side transitions ---------------------------------------------------------------
 
 
-def _claimable(now: datetime, max_attempts: int) -> Any:
-    return (Order.attempts < max_attempts) & or_(
-        Order.status == OrderStatus.PENDING,
-        (Order.status == OrderStatus.PROCESSING) & (Order.lease_until < now),
+def _claimable(now: datetime, settings: Settings) -> Any:
+    """Waiting, or its worker's lease expired; and its account is under its running limit."""
+    running = aliased(Order)
+    busy = (
+        select(func.count())
+        .select_from(running)
+        .where(
+            running.account_id == Order.account_id,
+            running.status == OrderStatus.PROCESSING,
+            running.lease_until >= now,
+        )
+        .correlate(Order)
+        .scalar_subquery()
+    )
+    return (
+        (Order.attempts < settings.max_attempts)
+        & or_(
+            Order.status == OrderStatus.PENDING,
+            (Order.status == OrderStatus.PROCESSING) & (Order.lease_until < now),
+        )
+        & (busy < settings.running_orders_limit)
     )
 
 
@@ -212,9 +234,13 @@ def claim(db: Database, settings: Settings, order_no: str) -> tuple[Order, str] 
     now = utcnow()
     token = secrets.token_hex(16)
     with db.write() as session:
+        owner = select(Order.account_id).where(Order.order_no == order_no).scalar_subquery()
+        session.execute(
+            select(Account.id).where(Account.id == owner).with_for_update(key_share=True)
+        )
         matched = session.execute(
             update(Order)
-            .where(Order.order_no == order_no, _claimable(now, settings.max_attempts))
+            .where(Order.order_no == order_no, _claimable(now, settings))
             .values(
                 status=OrderStatus.PROCESSING,
                 claim_token=token,
@@ -235,7 +261,7 @@ def next_claimable(db: Database, settings: Settings, limit: int = 8) -> list[str
     with db.read() as session:
         rows = session.execute(
             select(Order.order_no)
-            .where(_claimable(utcnow(), settings.max_attempts))
+            .where(_claimable(utcnow(), settings))
             .order_by(Order.created_at)
             .limit(limit)
         )
