@@ -146,6 +146,12 @@ class FetchError(InputError):
     code = "fetch_failed"
 
 
+class AddressRefused(FetchError):
+    """The URL leads to an address this server may not fetch from"""
+
+    code = "address_refused"
+
+
 class MediaError(InputError):
     """The input is not a readable audio or video file"""
 

@@ -53,7 +53,7 @@ from yinzi._netguard import (
     resolve_host,
     why_not_public,
 )
-from yinzi.errors import ConfigurationError, FetchError
+from yinzi.errors import AddressRefused, ConfigurationError, FetchError
 from yinzi.settings import FetchSettings
 
 __all__ = [
@@ -134,6 +134,10 @@ class _Refused(Exception):
     """A URL or address that may not be fetched; the message is the reason."""
 
 
+class _AddressRefused(_Refused):
+    """The host resolves to an address the policy refuses (a decision, not a failure)."""
+
+
 @dataclass
 class _Call:
     """One download or request: its deadline, its pins and how it names its URL to the user."""
@@ -144,8 +148,9 @@ class _Call:
     backend: PinnedBackend
     pace: Pace | None = None
 
-    def fail(self, reason: str) -> FetchError:
-        return FetchError(f"could not fetch {self.shown_url}: {reason}")
+    def fail(self, reason: str, refused: bool = False) -> FetchError:
+        cls = AddressRefused if refused else FetchError
+        return cls(f"could not fetch {self.shown_url}: {reason}")
 
     def expired(self) -> bool:
         return time.monotonic() >= self.deadline
@@ -187,7 +192,8 @@ class GuardedFetcher:
         try:
             self._check(_parse(url))
         except _Refused as exc:
-            raise FetchError(f"could not fetch {_shown(url)}: {exc}") from exc
+            cls = AddressRefused if isinstance(exc, _AddressRefused) else FetchError
+            raise cls(f"could not fetch {_shown(url)}: {exc}") from exc
 
     def download(
         self, url: str, dest: Path, *, headers: Mapping[str, str] | None = None
@@ -299,7 +305,7 @@ class GuardedFetcher:
         try:
             target = self._pinned(call, _parse(url))
         except _Refused as exc:
-            raise call.fail(str(exc)) from exc
+            raise call.fail(str(exc), isinstance(exc, _AddressRefused)) from exc
         seen = {(method, str(target))}
         for hop in range(self._policy.max_redirects + 1):
             request = client.build_request(method, target, headers=headers, content=content)
@@ -328,7 +334,8 @@ class GuardedFetcher:
         try:
             return self._pinned(call, target)
         except _Refused as exc:
-            raise call.fail(f"it redirects to {_shown(str(target))}, but {exc}") from exc
+            refused = isinstance(exc, _AddressRefused)
+            raise call.fail(f"it redirects to {_shown(str(target))}, but {exc}", refused) from exc
 
     def _pinned(self, call: _Call, url: httpx.URL) -> httpx.URL:
         """Check ``url`` and pin its host to the addresses checked, for this call's sockets."""
@@ -357,7 +364,7 @@ class GuardedFetcher:
                     what = f"{address} is {kind}"
                 else:
                     what = f"{name} resolves to {address}, {kind}"
-                raise _Refused(f"{what}; only public addresses can be fetched")
+                raise _AddressRefused(f"{what}; only public addresses can be fetched")
         return addresses
 
     def _body(self, call: _Call, response: httpx.Response, limit: int) -> Iterator[bytes]:

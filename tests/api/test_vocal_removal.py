@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from yinzi.context import Context
+from yinzi.db.models import Order
 from yinzi.media import testing
 from yinzi.queue.embedded import Worker
 from yinzi.services import accounts
@@ -335,3 +336,22 @@ def test_split_stem_with_a_six_stem_demucs_model_fills_guitar_and_piano(
         "pianoUrl",
         "otherUrl",
     }
+
+
+def test_a_callback_to_a_refused_address_fails_at_once_saying_why(
+    client: TestClient, ctx: Context, user: User, worker: Worker, song: str
+) -> None:
+    """The address policy refuses the same address every time: one attempt, no retries, and
+    record-info says why (the metadata address is refused even where private ones are allowed)."""
+    worker.ctx.settings.callback_backoff_seconds = 0.05
+    body = {"audioUrl": song, "callBackUrl": "http://169.254.169.254/latest/cb"}
+    task_id = _generate(client, user, body).json()["data"]["taskId"]
+    _deliver(worker, rounds=10)
+    record = client.get(f"{RECORD}?taskId={task_id}", headers=user.auth).json()["data"]
+    assert record["successFlag"] == "CALLBACK_EXCEPTION"
+    assert record["errorCode"] == 500
+    assert "metadata" in record["errorMessage"] and "callback" in record["errorMessage"]
+    assert record["response"]["vocalUrl"]
+    with ctx.db.read() as session:
+        order = session.get(Order, task_id)
+        assert order is not None and order.callback_attempts == 1

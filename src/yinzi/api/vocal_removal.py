@@ -202,11 +202,21 @@ _INPUT_FAILURES = ("fetch_failed", "media_error", "input_error", "insufficient_c
 
 
 def error_code(order: Order) -> int | None:
+    if order.status == OrderStatus.FINISH and order.callback_state == "failed":
+        return 500  # CALLBACK_EXCEPTION: the results are there, the callback was not delivered
     if order.status not in (OrderStatus.FAILED, OrderStatus.TIMEOUT):
         return None
     if order.error_code in INPUT_CODES:
         return INPUT_CODES[order.error_code]
     return 422 if order.error_code in _INPUT_FAILURES else 500
+
+
+def error_message(order: Order) -> str | None:
+    if order.status in (OrderStatus.FAILED, OrderStatus.TIMEOUT):
+        return order.reason
+    if order.status == OrderStatus.FINISH and order.callback_state == "failed":
+        return f"the callback could not be delivered: {order.callback_error}"
+    return None
 
 
 def urls(ctx: Context, order: Order) -> dict[str, str | None]:
@@ -226,7 +236,6 @@ def urls(ctx: Context, order: Order) -> dict[str, str | None]:
 
 def record(ctx: Context, order: Order) -> dict[str, Any]:
     finished = order.finished_at if order.status == OrderStatus.FINISH else None
-    failed = order.status in (OrderStatus.FAILED, OrderStatus.TIMEOUT)
     return {
         "taskId": order.order_no,
         "musicId": order.options.get("audioId"),
@@ -237,7 +246,7 @@ def record(ctx: Context, order: Order) -> dict[str, Any]:
         "successFlag": success_flag(order),
         "createTime": _ms(order.created_at),
         "errorCode": error_code(order),
-        "errorMessage": order.reason if failed else None,
+        "errorMessage": error_message(order),
     }
 
 

@@ -39,7 +39,7 @@ from sqlalchemy import select, update
 
 from yinzi.db import utcnow
 from yinzi.db.models import Account, Order
-from yinzi.errors import ConfigurationError, FetchError
+from yinzi.errors import AddressRefused, ConfigurationError, FetchError
 
 if TYPE_CHECKING:
     from yinzi.context import Context
@@ -193,6 +193,7 @@ def _attempt(ctx: Context, order: Order, render: Render) -> None:
     if account is not None and account.webhook_secret:
         headers |= signature_headers(account.webhook_secret, order.order_no, order.message_id, body)
     assert order.callback_url is not None
+    final = False
     try:
         response = ctx.fetcher.request(
             "POST",
@@ -203,16 +204,19 @@ def _attempt(ctx: Context, order: Order, render: Render) -> None:
             timeout_seconds=ctx.settings.callback_timeout_seconds,
         )
         status, error = response.status_code, f"the receiver answered HTTP {response.status_code}"
+    except AddressRefused as exc:  # the policy will refuse it every time: no retries
+        status, error = 0, exc.message
+        final = True
     except FetchError as exc:
         status, error = 0, exc.message
-    _record(ctx, order, status, error)
+    _record(ctx, order, status, error, final)
 
 
-def _record(ctx: Context, order: Order, status: int, error: str) -> None:
+def _record(ctx: Context, order: Order, status: int, error: str, final: bool = False) -> None:
     values: dict[str, Any]
     if 200 <= status < 300:
         values = {"callback_state": "delivered", "callback_error": None}
-    elif 400 <= status < 500 or order.callback_attempts >= ctx.settings.callback_attempts:
+    elif final or 400 <= status < 500 or order.callback_attempts >= ctx.settings.callback_attempts:
         values = {"callback_state": "failed", "callback_error": error}
         log.info("callback of order %s failed for good: %s", order.order_no, error)
     else:
