@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from yinzi import __version__
-from yinzi.api import files, open_v1, text_to_music, vocal_removal
+from yinzi.api import files, open_v1, openapi, text_to_music, vocal_removal
 from yinzi.context import Context
 from yinzi.errors import BadRequest, YinziError
 from yinzi.queue.base import Dispatcher
@@ -102,6 +102,7 @@ def create_app(
     app.include_router(vocal_removal.router)
     app.include_router(text_to_music.router)
     app.include_router(files.router)
+    openapi.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
