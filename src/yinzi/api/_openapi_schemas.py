@@ -119,14 +119,23 @@ MODEL_FIELDS: dict[str, dict[str, Schema]] = {
         "length": {**LENGTH, "description": "`text-to-music`: bars to generate, 1 to 12."},
     },
     "GenerateRequest": {
-        "callBackUrl": {"description": "The http(s) URL that is POSTed the result."},
+        "callBackUrl": {
+            "pattern": "^https?://",
+            "description": "The http(s) URL that is POSTed the result.",
+        },
         "type": {"enum": list(vocal_removal.TYPES)},
-        "audioUrl": {"description": "The audio: an http(s) URL or an uploaded file's pathKey."},
-        "taskId": {"description": "Or a finished text-to-music task's `taskId` ..."},
-        "audioId": {"description": "... and its `uid` (or `0`)."},
+        "audioUrl": {
+            "minLength": 1,
+            "description": "The audio: an http(s) URL or an uploaded file's pathKey.",
+        },
+        "taskId": {"minLength": 1, "description": "Or a finished text-to-music task's `taskId`"},
+        "audioId": {"minLength": 1, "description": "and its `uid` (or `0`)."},
     },
     "AnalyzeRequest": {
-        "link": {"description": "A short-video share link, or the whole share text."},
+        "link": {
+            "minLength": 1,
+            "description": "A short-video share link, or the whole share text.",
+        },
     },
     "Body_upload_file_api_open_v1_file_upload_post": {
         "file": {"description": "The audio or video file."},

@@ -79,6 +79,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/healthz"): Operation("Health", errors=()),
 }
 
+REQUIRED: Schema = {"required": True, "schema": {"minLength": 1}}
 EXPIRES: Schema = {
     "required": True,
     "schema": {"type": "integer"},
@@ -88,8 +89,8 @@ SIGNATURE: Schema = {"required": True, "description": "The link's HMAC signature
 
 # Merged into a parameter (its "schema" merged into the parameter's schema); None removes it.
 PARAMETERS: dict[tuple[str, str, str], Schema | None] = {
-    ("get", "/api/open/v1/order/query", "orderNo"): {"required": True},
-    ("get", "/api/v1/vocal-removal/record-info", "taskId"): {"required": True},
+    ("get", "/api/open/v1/order/query", "orderNo"): REQUIRED,
+    ("get", "/api/v1/vocal-removal/record-info", "taskId"): REQUIRED,
     ("get", "/v1/textToMusic", "page"): {
         "schema": {"type": "integer", "minimum": 1, "default": 1},
         "description": "The page to show, from 1.",
