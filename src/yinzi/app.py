@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from yinzi import __version__
-from yinzi.api import files, open_v1, openapi, text_to_music, vocal_removal
+from yinzi.api import deps, files, open_v1, openapi, text_to_music, vocal_removal
 from yinzi.context import Context
 from yinzi.errors import BadRequest, YinziError
 from yinzi.queue.base import Dispatcher
@@ -94,7 +94,12 @@ def create_app(
         if ctx is None:
             context.close()
 
-    app = FastAPI(title="Yinzi", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="Yinzi",
+        version=__version__,
+        lifespan=lifespan,
+        dependencies=[Depends(deps.json_is_text)],
+    )
     app.state.ctx = context
     app.state.dispatcher = dispatcher or EmbeddedDispatcher()
     _install_error_handlers(app)

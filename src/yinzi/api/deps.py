@@ -6,12 +6,13 @@ one to the thread pool; those that query the database stay synchronous.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from yinzi.context import Context
-from yinzi.errors import MissingApiKey
+from yinzi.errors import BadRequest, MissingApiKey
 from yinzi.queue.base import Dispatcher
 
 
@@ -50,3 +51,49 @@ async def open_api_key(request: Request) -> str:
 
 
 OpenApiKey = Annotated[str, Depends(open_api_key)]
+
+
+async def json_is_text(request: Request) -> None:
+    """Refuse a JSON body holding a string that is not Unicode text (a lone surrogate escape).
+
+    ``json.loads`` accepts ``"\\ud800"``, but no such string can be encoded as UTF-8: storing
+    it, hashing it or echoing it in an error would fail later with a 500. A dependency of the
+    whole app, run after FastAPI has parsed the body (``request.json()`` is cached).
+    """
+    if request.method in ("GET", "HEAD") or not _is_json(request.headers.get("content-type", "")):
+        return
+    try:
+        body = await request.json()
+    except (ValueError, RecursionError):  # not JSON: the route's own validation says so
+        return
+    if not all(_is_text(s) for s in _strings(body)):
+        raise BadRequest("the request body must be valid JSON text: a string in it is not Unicode")
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.partition(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a parsed JSON value, keys included (iteratively: bodies nest deep)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
