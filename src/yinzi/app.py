@@ -98,7 +98,7 @@ def create_app(
         title="Yinzi",
         version=__version__,
         lifespan=lifespan,
-        dependencies=[Depends(deps.json_is_text)],
+        dependencies=[Depends(deps.text_is_storable)],
     )
     app.state.ctx = context
     app.state.dispatcher = dispatcher or EmbeddedDispatcher()

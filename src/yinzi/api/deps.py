@@ -53,21 +53,23 @@ async def open_api_key(request: Request) -> str:
 OpenApiKey = Annotated[str, Depends(open_api_key)]
 
 
-async def json_is_text(request: Request) -> None:
-    """Refuse a JSON body holding a string that is not Unicode text (a lone surrogate escape).
+async def text_is_storable(request: Request) -> None:
+    """Refuse request text the database could not hold: a NUL, or a string that is not Unicode.
 
-    ``json.loads`` accepts ``"\\ud800"``, but no such string can be encoded as UTF-8: storing
-    it, hashing it or echoing it in an error would fail later with a 500. A dependency of the
-    whole app, run after FastAPI has parsed the body (``request.json()`` is cached).
+    PostgreSQL refuses NUL in text, and ``json.loads`` accepts ``"\\ud800"`` (a lone surrogate),
+    which no UTF-8 encoder takes: either would fail later, when stored, looked up or echoed in an
+    error, as a 500. Checks path and query parameters and the strings of a JSON body, keys too.
+    A dependency of the whole app, so it runs after FastAPI has parsed the body, which
+    ``request.json()`` keeps.
     """
-    if request.method in ("GET", "HEAD") or not _is_json(request.headers.get("content-type", "")):
-        return
-    try:
-        body = await request.json()
-    except (ValueError, RecursionError):  # not JSON: the route's own validation says so
-        return
-    if not all(_is_text(s) for s in _strings(body)):
-        raise BadRequest("the request body must be valid JSON text: a string in it is not Unicode")
+    strings: list[Any] = [*request.path_params.values(), *request.query_params.values()]
+    if request.method not in ("GET", "HEAD") and _is_json(request.headers.get("content-type", "")):
+        try:
+            strings.append(await request.json())
+        except (ValueError, RecursionError):  # not JSON: the route's own validation says so
+            pass
+    if not all(_is_storable(text) for text in _strings(strings)):
+        raise BadRequest("text in the request must not contain NUL characters or lone surrogates")
 
 
 def _is_json(content_type: str) -> bool:
@@ -91,9 +93,11 @@ def _strings(value: Any) -> Iterator[str]:
             stack.extend(item)
 
 
-def _is_text(value: str) -> bool:
+def _is_storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
         return False
     return True
