@@ -6,8 +6,9 @@ then an order that uses it...), all with a valid key unless a case tests the key
 answer is checked: no 5xx; its status, media type, headers and body as the document says; and a
 request without credentials is refused.
 
-The run is deterministic: a fixed seed, derandomized generation, no example database and no
-Schemathesis cache, so CI sees the same requests every time. The app runs with no workers
+It runs on SQLite and, when a server answers, on PostgreSQL: the same requests, taken by each
+database. The run is deterministic: a fixed seed, derandomized generation, no example database
+and no Schemathesis cache, so CI sees the same requests every time. The app runs with no workers
 (dispatch is a no-op) and no rate limit, and the key has credits enough never to run short.
 Generated URLs go nowhere: the app's fetcher resolves no host name and reaches only loopback.
 """
@@ -52,8 +53,8 @@ ASGIApp = Callable[[Message, Receive, Send], Awaitable[None]]
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path, rate_limit_per_minute=0)
+def settings(tmp_path: Path, backend_url: str) -> Settings:
+    return make_settings(tmp_path, database_url=backend_url, rate_limit_per_minute=0)
 
 
 def offline_fetcher(settings: Settings) -> GuardedFetcher:
