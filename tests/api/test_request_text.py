@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from yinzi.context import Context
+from yinzi.db.models import Upload
 from yinzi.services import billing
 from yinzi.settings import Settings
 
@@ -103,3 +104,16 @@ def test_a_deeply_nested_body_is_not_a_server_error(client: TestClient, user: Us
     deep = b"[" * 100_000 + b"]" * 100_000
     assert post(client, user, CREATE, deep).status_code == 400
     assert post(client, user, GENERATE, deep).status_code == 422
+
+
+def test_an_upload_with_an_overlong_content_type_is_kept_without_it(
+    client: TestClient, ctx: Context, user: User
+) -> None:
+    """The part's Content-Type comes from the client: a long one was a 500 on PostgreSQL."""
+    odd = "audio/" + "x" * 300
+    for content_type, kept in [(odd, None), ("Audio/MPEG; rate=44100", "audio/mpeg")]:
+        files = {"file": ("a.mp3", b"abc", content_type)}
+        answer = client.post("/api/open/v1/file/upload", files=files, headers=user.auth).json()
+        assert answer["code"] == 0, answer
+        with ctx.db.read() as session:
+            assert session.get(Upload, answer["data"]["pathKey"]).content_type == kept
