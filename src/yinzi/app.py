@@ -15,14 +15,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from yinzi import __version__
-from yinzi.api import files, open_v1, text_to_music, vocal_removal
+from yinzi.api import deps, files, open_v1, openapi, text_to_music, vocal_removal
 from yinzi.api.limits import MULTIPART_SLACK, BodyLimit
 from yinzi.context import Context
 from yinzi.dialects import register_callbacks
@@ -169,7 +169,12 @@ def create_app(
         if ctx is None:
             context.close()
 
-    app = FastAPI(title="Yinzi", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="Yinzi",
+        version=__version__,
+        lifespan=lifespan,
+        dependencies=[Depends(deps.text_is_storable)],
+    )
     app.state.ctx = context
     app.state.dispatcher = dispatcher or EmbeddedDispatcher()
     links = settings.links
@@ -186,6 +191,7 @@ def create_app(
     app.include_router(vocal_removal.router)
     app.include_router(text_to_music.router)
     app.include_router(files.router)
+    openapi.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:

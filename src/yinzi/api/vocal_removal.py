@@ -25,7 +25,7 @@ from yinzi.services.orders import OrderStatus
 
 PREFIX = "/api/v1/vocal-removal"
 router = APIRouter(prefix=PREFIX, tags=["Vocal removal (Kie-compatible)"])
-CODES = (401, 402, 404, 405, 409, 413, 422, 429, 451, 455, 500)
+CODES = (401, 402, 404, 409, 422, 429, 451, 455, 500)
 TYPES = ("separate_vocal", "split_stem")
 URL_FIELDS = (
     "originUrl",

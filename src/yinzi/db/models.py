@@ -7,6 +7,7 @@ and both stay non-negative — enforced by CHECK constraints, not only by Python
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -23,9 +24,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from yinzi.db import utcnow
+
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 
 
 class Base(DeclarativeBase):
@@ -147,3 +150,9 @@ class Upload(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str | None] = mapped_column(String(100), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    @validates("content_type")
+    def _media_type(self, _key: str, value: str | None) -> str | None:
+        """The client's media type without parameters; None if it is none, or too long to keep."""
+        media = (value or "").partition(";")[0].strip().lower()
+        return media if len(media) <= 100 and _MEDIA_TYPE.fullmatch(media) else None
