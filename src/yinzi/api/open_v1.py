@@ -234,7 +234,7 @@ def _store_upload(ctx: Context, account: Account, file: UploadFile) -> str:
                 account_id=account.id,
                 filename=name,
                 size=size,
-                content_type=(file.content_type or "")[:100] or None,
+                content_type=file.content_type,
             )
         )
     return key
