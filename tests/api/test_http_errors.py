@@ -202,3 +202,15 @@ def test_open_api_music_errors_name_the_open_api_field(client: TestClient, user:
     answer = client.post("/api/open/v1/order/create", json=body, headers=user.auth).json()
     assert answer["code"] == 400
     assert "stuff.length" in answer["msg"] and "config.length" not in answer["msg"]
+
+
+def test_a_stored_page_is_downloaded_never_rendered(
+    client: TestClient, ctx: Context, tmp_path: Path
+) -> None:
+    page = tmp_path / "x.html"
+    page.write_text("<script>alert(1)</script>")
+    ctx.storage.put_file("uploads/t/x.html", page)
+    url = ctx.storage.url("uploads/t/x.html", ttl_seconds=60).removeprefix("http://testserver")
+    answer = client.get(url)
+    assert answer.headers["content-disposition"].startswith("attachment")
+    assert answer.headers["x-content-type-options"] == "nosniff"

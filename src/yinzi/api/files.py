@@ -65,4 +65,6 @@ def download(
         raise NotFound("this file no longer exists")
     _check_range(request, path.stat().st_size)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type, filename=path.name)
+    # attachment (from filename=) and nosniff: an uploaded page is downloaded, never rendered
+    headers = {"X-Content-Type-Options": "nosniff"}
+    return FileResponse(path, media_type=media_type, filename=path.name, headers=headers)
