@@ -37,3 +37,8 @@ def test_the_access_log_record_is_masked(caplog: pytest.LogCaptureFixture) -> No
         logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1", "GET", path, "1.1", 400)
     assert KEY not in caplog.text and ESCAPED_KEY not in caplog.text
     assert "[redacted]" in caplog.text
+
+
+def test_text_without_a_key_is_left_as_it_was() -> None:
+    for text in ("order %s took %02d:%02d", "50%2F50 split", "GET /files/a%20b.mp3 HTTP/1.1"):
+        assert redact(text) == text

@@ -14,10 +14,19 @@ _SECRETS = [
 
 
 def redact(text: str) -> str:
-    """``text`` with API keys masked. Percent-escapes are decoded first, so a key (or its
-    parameter's name, ``api%4Bey``) written with escapes cannot slip past the patterns."""
+    """``text`` with API keys masked. A key (or its parameter's name, ``api%4Bey``) written with
+    percent-escapes is found in the decoded text, which is then what is kept; text without a key
+    is left as it was (a format string's ``%02d`` is not an escape to decode)."""
+    masked = _mask(text)
     if "%" in text:
-        text = unquote(text)
+        decoded = unquote(text)
+        decoded_masked = _mask(decoded)
+        if decoded_masked != decoded:
+            return decoded_masked
+    return masked
+
+
+def _mask(text: str) -> str:
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
     return text

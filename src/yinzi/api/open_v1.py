@@ -110,8 +110,7 @@ def create_order(
     dispatcher: DispatcherDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    with ctx.db.read() as session:
-        account = ctx.keys.authenticate(session, key)
+    account = _authenticate(ctx, key)
     order_type, source, options = _validate(body)
     fingerprint = orders.request_hash(body.model_dump(mode="json"))
     if order_type == "text-to-music":
