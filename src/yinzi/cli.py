@@ -286,27 +286,42 @@ def credits_show(email: str) -> None:
 
 @app.command()
 def engines() -> None:
-    """List every engine, whether it can run here, and which jobs use it."""
+    """List every engine, whether it can run here, and which jobs use it (and why)."""
     from yinzi.engines import registry
+    from yinzi.errors import YinziError
 
     settings = Settings()
     uses = [
-        (settings.separation_engine, "track-separation, extract-voice, extract-music"),
-        (settings.separation_engine, "separate_vocal"),
-        (settings.stem_engine, "split_stem"),
-        (settings.transcription_engine, "extract-text"),
-        (settings.music_engine, "text-to-music"),
-        (settings.links.engine, "short-video analyze"),
+        (
+            "separation",
+            settings.separation_engine,
+            "track-separation, extract-voice, extract-music",
+        ),
+        ("separation", settings.separation_engine, "separate_vocal"),
+        ("separation", settings.stem_engine, "split_stem"),
+        ("transcription", settings.transcription_engine, "extract-text"),
+        ("music", settings.music_engine, "text-to-music"),
+        ("links", settings.links.engine, "short-video analyze"),
     ]
     chosen: dict[str, list[str]] = {}
-    for engine_name, jobs in uses:
+    reasons: dict[str, str] = {}
+    for family, configured, jobs in uses:
+        try:
+            engine_name, why = registry.choose(family, configured, settings.engine_options)
+        except YinziError as exc:
+            typer.echo(f"{jobs}: no engine ({exc.message})")
+            continue
         chosen.setdefault(engine_name, []).append(jobs)
+        if why != "configured":
+            reasons[engine_name] = why
     for name, spec in sorted(registry.ENGINES.items()):
         problem = registry.check(name, settings.engine_options(name))
         typer.echo(f"{name}: {spec.summary}")
         typer.echo(f"  usable here: {'yes' if problem is None else 'no, ' + problem}")
         if name in chosen:
             typer.echo(f"  used for: {', '.join(chosen[name])}")
+        if name in reasons:
+            typer.echo(f"  chosen by {reasons[name]}")
 
 
 @models_app.command("pull")

@@ -100,7 +100,9 @@ class FetchSettings(BaseModel):
 
 class WhisperSettings(BaseModel):
     model: str = Field(
-        "small", description="Whisper model name (downloaded when online) or a local model folder."
+        "base",
+        description="Whisper model: an installed one (base, tiny.en), a hub name (downloaded when "
+        "online) or a local model folder.",
     )
     device: str = Field("auto", description="cpu, cuda, or auto (CUDA when a GPU is visible).")
     compute_type: str = Field(
@@ -141,6 +143,11 @@ class LinkSettings(BaseModel):
     max_per_account: int = Field(
         4, ge=1, description="Link analyses one account may have in flight (more: 429)."
     )
+
+
+def _default_models_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "yinzi" / "models"
 
 
 def _default_workers() -> int:
@@ -203,12 +210,25 @@ class Settings(BaseSettings):
         64 * 1024, ge=1024, description="Largest request body of every other endpoint (413)."
     )
 
+    models_dir: Path = Field(
+        default_factory=_default_models_dir,
+        description="Where `yinzi models install` puts model weights; shared by every data folder.",
+    )
+    engine_threads: int = Field(
+        0,
+        ge=0,
+        description="CPU threads one worker's engine uses (0: cores / workers, at least 1).",
+    )
     separation_engine: str = Field(
-        "separation.spectral", description="Engine for vocals/accompaniment separation."
+        "auto",
+        description="Engine for vocals/accompaniment separation (auto: Spleeter when its weights "
+        "are installed, else spectral).",
     )
     music_engine: str = Field("music.procedural", description="Engine for text-to-music.")
     stem_engine: str = Field(
-        "separation.spectral", description="Engine for multi-stem splits (split_stem)."
+        "auto",
+        description="Engine for multi-stem splits (auto: Spleeter when its weights are "
+        "installed, else spectral).",
     )
     maintenance: bool = Field(
         False, description="Refuse new vocal-removal tasks (455) while queries keep working."
@@ -225,7 +245,9 @@ class Settings(BaseSettings):
         2.0, description="Wait before the second callback attempt; doubled for each next one."
     )
     transcription_engine: str = Field(
-        "transcription.pocketsphinx", description="Engine for extract-text orders."
+        "auto",
+        description="Engine for extract-text orders (auto: faster-whisper when its model is "
+        "installed, else PocketSphinx).",
     )
     whisper: WhisperSettings = WhisperSettings()
     links: LinkSettings = LinkSettings()
@@ -255,6 +277,11 @@ class Settings(BaseSettings):
         return self.max_running_orders_per_account or max(1, self.workers - 1)
 
     @property
+    def threads(self) -> int:
+        """CPU threads for one worker's engine: the cores shared out among the workers."""
+        return self.engine_threads or max(1, (os.cpu_count() or 1) // max(1, self.workers))
+
+    @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
@@ -267,7 +294,11 @@ class Settings(BaseSettings):
                 "device": w.device,
                 "compute_type": w.compute_type,
                 "download_root": w.download_dir,
+                "models_dir": str(self.models_dir),
+                "cpu_threads": self.threads,
             }
+        if name == "separation.spleeter":
+            return {"models_dir": str(self.models_dir), "threads": self.threads}
         if name == "separation.demucs":
             d = self.demucs
             return {"model": d.model, "repo": d.repo, "device": d.device}

@@ -110,6 +110,33 @@ register(
 )
 
 
+AUTO: dict[str, tuple[str, ...]] = {
+    "separation": ("separation.spleeter", "separation.spectral"),
+    "transcription": ("transcription.faster_whisper", "transcription.pocketsphinx"),
+}
+"""What ``auto`` means for each family: the first of these engines that can run here."""
+
+
+def choose(
+    family: str, configured: str, options: Callable[[str], Mapping[str, Any]]
+) -> tuple[str, str]:
+    """The engine to use for ``configured`` (a name, or ``auto``) and why, in a few words."""
+    if configured != "auto":
+        return configured, "configured"
+    passed: list[str] = []
+    for name in AUTO.get(family, ()):
+        if name not in ENGINES:
+            continue
+        problem = check(name, options(name))
+        if problem is None:
+            why = "; ".join([*passed, f"{name} can run"])
+            return name, f"auto: {why}"
+        passed.append(f"not {name}: {problem}")
+    raise ConfigurationError(
+        f"no {family} engine can run here for 'auto': " + "; ".join(passed or ["none is known"])
+    )
+
+
 def check(name: str, options: Mapping[str, Any] | None = None) -> str | None:
     """None when the engine can run here, otherwise the reason it cannot.
 

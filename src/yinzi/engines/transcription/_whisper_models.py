@@ -62,6 +62,8 @@ def is_local(model: str) -> bool:
 
 def english_only(model: str) -> bool:
     """Whether ``model`` transcribes only English, judged without loading it."""
+    if installed_name(model) is not None:
+        return model.endswith(".en")
     if os.path.isdir(model):
         size = vocabulary_size(Path(model))
         if size is not None:
@@ -81,8 +83,31 @@ def vocabulary_size(folder: Path) -> int | None:
     return None
 
 
-def locate(model: str, *, download_root: str | None, local_files_only: bool) -> str:
-    """The folder holding ``model``: itself when local, else from (or into) the HF cache."""
+def installed_name(model: str) -> str | None:
+    """The catalog name of ``model`` when it is a registry-installed Whisper (``base``)."""
+    from yinzi.models import MODELS
+
+    for name in (model, f"whisper-{model}"):
+        spec = MODELS.get(name)
+        if spec is not None and spec.files and spec.engine == "transcription.faster_whisper":
+            return name
+    return None
+
+
+def locate(
+    model: str,
+    *,
+    download_root: str | None,
+    local_files_only: bool,
+    models_dir: str | None = None,
+) -> str:
+    """The folder holding ``model``: itself when local, the verified install of a registry
+    model (``base`` is ``whisper-base``), else from (or into) the HF cache."""
+    registry_name = installed_name(model) if models_dir is not None else None
+    if registry_name is not None and models_dir is not None:
+        from yinzi.models import require
+
+        return str(require(registry_name, Path(models_dir)))
     if is_local(model):
         folder = os.path.expanduser(model)
         if not os.path.isdir(folder):
@@ -104,8 +129,8 @@ def locate(model: str, *, download_root: str | None, local_files_only: bool) -> 
         how = "it is not in the local cache" if local_files_only else f"it cannot be fetched: {exc}"
         raise ConfigurationError(
             f"the Whisper model {model!r} is not available here ({how}). Download it once with "
-            f"`yinzi models pull {model}` (needs internet), or set YINZI_WHISPER__MODEL to a "
-            "local CTranslate2 model folder; see docs/whisper.md"
+            f"`yinzi models install whisper-{model}` (needs internet), or set "
+            "YINZI_WHISPER__MODEL to a local CTranslate2 model folder; see docs/whisper.md"
         ) from exc
 
 

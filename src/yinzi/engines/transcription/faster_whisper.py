@@ -72,10 +72,12 @@ class FasterWhisperTranscriber:
     def __init__(
         self,
         *,
-        model: str = "small",
+        model: str = "base",
         device: str = "auto",
         compute_type: str = "auto",
         download_root: str | None = None,
+        models_dir: str | None = None,
+        cpu_threads: int = 0,
         local_files_only: bool = False,
         beam_size: int = 5,
         vad_filter: bool = True,
@@ -88,6 +90,8 @@ class FasterWhisperTranscriber:
         self.device = device
         self.compute_type = compute_type
         self.download_root = download_root
+        self.models_dir = models_dir
+        self.cpu_threads = cpu_threads
         self.local_files_only = local_files_only
         self.beam_size = beam_size
         self.vad_filter = vad_filter
@@ -98,11 +102,16 @@ class FasterWhisperTranscriber:
 
     @classmethod
     def availability(
-        cls, *, model: str = "small", download_root: str | None = None, **_: object
+        cls,
+        *,
+        model: str = "base",
+        download_root: str | None = None,
+        models_dir: str | None = None,
+        **_: object,
     ) -> str | None:
         """Why ``model`` cannot be used here without a download, or None when it is on disk."""
         try:
-            locate(model, download_root=download_root, local_files_only=True)
+            locate(model, download_root=download_root, local_files_only=True, models_dir=models_dir)
         except ConfigurationError as exc:
             return exc.message
         return None
@@ -143,7 +152,10 @@ class FasterWhisperTranscriber:
                 f"the {self.name} engine needs faster-whisper: pip install 'yinzi[whisper]'"
             ) from exc
         folder = locate(
-            self.model, download_root=self.download_root, local_files_only=self.local_files_only
+            self.model,
+            download_root=self.download_root,
+            local_files_only=self.local_files_only,
+            models_dir=self.models_dir,
         )
         where = self.placement()
         try:
@@ -152,6 +164,7 @@ class FasterWhisperTranscriber:
                 device=where.device,
                 device_index=where.index,
                 compute_type=where.compute_type,
+                cpu_threads=self.cpu_threads,
             )
         except (RuntimeError, ValueError, OSError) as exc:
             raise ConfigurationError(
