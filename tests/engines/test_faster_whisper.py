@@ -19,7 +19,7 @@ import pytest
 
 faster_whisper = pytest.importorskip("faster_whisper")
 
-from yinzi.engines.transcription import _whisper_windows  # noqa: E402
+from yinzi.engines.transcription import _whisper_pass, _whisper_windows  # noqa: E402
 from yinzi.engines.transcription.base import (  # noqa: E402
     Segment,
     Transcriber,
@@ -243,38 +243,76 @@ class FakeSegment:
     end: float
     text: str
     words: list[FakeWord] = field(default_factory=list)
+    compression_ratio: float = 1.2
+    no_speech_prob: float = 0.01
+    avg_logprob: float = -0.2
 
 
 @dataclass
 class FakeInfo:
     language: str
-    duration_after_vad: float
+
+
+class FakeExtractor:
+    """Features that differ wherever the audio does: one frame per 10 ms, its mean."""
+
+    nb_max_frames = 3000
+
+    def __call__(self, audio: Audio) -> npt.NDArray[np.float32]:
+        frames = audio[: audio.size // 160 * 160].reshape(-1, 160).mean(axis=1)
+        return np.stack([np.append(frames, 0.0)] * 2).astype(np.float32)
+
+
+class FakeDetector:
+    """CTranslate2's side: always hears French, surely."""
+
+    is_multilingual = True
+
+    @staticmethod
+    def detect_language(encoded: object) -> list[list[tuple[str, float]]]:
+        return [[("<|fr|>", 0.875), ("<|en|>", 0.125)]]
 
 
 class FakeWhisperModel:
-    """Hears French in anything not silent; says " hello world" 1 s into every window that has
-    sound, and once more after the window's end (a hallucination the engine must drop)."""
+    """Says " hello world" 1 s into every window it is given, and once more after the window's
+    end (a hallucination the engine must drop). Like faster-whisper, it encodes the first 30 s
+    of features before decoding."""
 
     supported_languages = ("en", "fr")
     calls: ClassVar[list[dict[str, Any]]] = []
+    encoded: ClassVar[list[int]] = []
 
     def __init__(self, folder: str, **options: Any) -> None:
-        pass
+        self.feature_extractor = FakeExtractor()
+        self.model = FakeDetector()
+
+    def encode(self, features: Audio) -> str:
+        self.encoded.append(features.shape[-1])
+        return "encoded"
 
     def transcribe(self, audio: Audio, **options: Any) -> tuple[list[FakeSegment], FakeInfo]:
+        from faster_whisper.audio import pad_or_trim
+
         self.calls.append({"samples": audio.size, **options})
-        if not np.any(audio):  # what the VAD leaves of silence
-            return [], FakeInfo(options["language"] or "en", 0.0)
+        features = self.feature_extractor(audio)
+        self.encode(pad_or_trim(features[:, : min(3000, features.shape[-1] - 1)]))
         words = [FakeWord(1.0, 1.4, " hello"), FakeWord(1.4, 2.0, " world")]
         late = audio.size / RATE + 1
         segments = [FakeSegment(1.0, 2.0, " hello world", words), FakeSegment(late, late, " ok")]
-        return segments, FakeInfo(options["language"] or "fr", audio.size / RATE)
+        return segments, FakeInfo(options["language"])
+
+
+def sound_is_speech(audio: Audio, sample_rate: int, vad: bool) -> list[dict[str, int]]:
+    """A stand-in voice-activity detector: a window with any sound is all speech."""
+    return [{"start": 0, "end": audio.size}] if np.any(audio) else []
 
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> type[FakeWhisperModel]:
     monkeypatch.setattr(faster_whisper, "WhisperModel", FakeWhisperModel)
+    monkeypatch.setattr(_whisper_pass, "speech_of", sound_is_speech)
     FakeWhisperModel.calls = []
+    FakeWhisperModel.encoded = []
     return FakeWhisperModel
 
 
@@ -285,15 +323,27 @@ def test_window_times_are_offset_into_the_input(
     seen: list[float] = []
     result = engine.transcribe(blocks(tone(80.0)), progress=seen.append)
     assert result.language == "fr"  # detected in the first window, then kept
+    assert result.language_probability == 0.875
     segments = check_well_formed(result.segments, 80.0)
     assert len(fake.calls) == len(segments) == 3
-    assert [c["language"] for c in fake.calls] == [None, "fr", "fr"]
+    assert [c["language"] for c in fake.calls] == ["fr", "fr", "fr"]
     assert fake.calls[1]["initial_prompt"] == "hello world"
     offsets = np.cumsum([0] + [c["samples"] for c in fake.calls[:-1]]) / RATE
     assert [s.start for s in segments] == pytest.approx(list(offsets + 1.0))
     assert [w.start for w in segments[2].words] == pytest.approx([offsets[2] + 1, offsets[2] + 1.4])
     assert segments[0].words[1].text == "world"
     assert seen == sorted(seen) and seen[-1] == pytest.approx(80.0)
+
+
+def test_detection_reuses_its_encoding_for_the_first_chunk(
+    multilingual: Path, fake: type[FakeWhisperModel]
+) -> None:
+    engine = FasterWhisperTranscriber(model=str(multilingual))
+    result = engine.transcribe(blocks(tone(12.0)))
+    assert (result.language, len(list(result.segments))) == ("fr", 1)
+    assert fake.encoded == [3000]  # one encoder pass: detection's, handed to the decoder
+    list(engine.transcribe(blocks(tone(12.0, seed=1)), language="fr").segments)
+    assert fake.encoded == [3000, 3000]
 
 
 def test_detection_waits_for_the_first_window_with_speech(
@@ -303,12 +353,11 @@ def test_detection_waits_for_the_first_window_with_speech(
     engine = FasterWhisperTranscriber(model=str(multilingual), window_seconds=30)
     result = engine.transcribe(blocks(audio), language=None)
     assert result.language == "fr"
-    assert [c["language"] for c in fake.calls] == [None, None, None]  # two silent, then speech
+    assert [c["language"] for c in fake.calls] == ["fr"]  # two silent windows never decoded
     segments = check_well_formed(result.segments, 85.0)
-    assert [c["language"] for c in fake.calls] == [None, None, None, "fr"]
-    third = sum(c["samples"] for c in fake.calls[:2]) / RATE
-    assert [s.start for s in segments] == pytest.approx(
-        [third + 1, 85.0 - fake.calls[3]["samples"] / RATE + 1]
+    assert [c["language"] for c in fake.calls] == ["fr", "fr"]
+    assert len(segments) == 2 and segments[-1].start == pytest.approx(
+        85.0 - fake.calls[1]["samples"] / RATE + 1
     )
 
 

@@ -112,8 +112,10 @@ MODEL_FIELDS: dict[str, dict[str, Schema]] = {
         },
         "format": {"enum": list(FORMATS), "description": "Result audio format (default mp3)."},
         "language": {
-            "pattern": "^(auto|[a-z]{2,3})$",
-            "description": "`extract-text`: `auto` (default) or a language code.",
+            "pattern": "^(auto|[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})?)$",
+            "description": "`extract-text`: `auto` (default) or a language code; Chinese takes "
+            "a script: `zh` (Simplified, as `zh-CN` and `zh-Hans`), `zh-TW` or `zh-Hant` "
+            "(Traditional).",
         },
         "text": {**TEXT, "description": "`text-to-music`: the prompt."},
         "length": {**LENGTH, "description": "`text-to-music`: bars to generate, 1 to 12."},

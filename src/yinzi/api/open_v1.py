@@ -73,7 +73,8 @@ class OrderCreate(BaseModel):
     stuff: StuffIn | None = None
 
 
-LANGUAGE = re.compile(r"^(auto|[a-z]{2,3})$")
+LANGUAGE = re.compile(r"^(auto|[a-z]{2,3}(-[a-z0-9]{2,8})?)$")
+"""``auto``, or a language code with an optional script or region (``zh-tw``, ``zh-hans``)."""
 
 
 def _validate(body: OrderCreate) -> tuple[str, str, dict[str, Any]]:
@@ -94,7 +95,9 @@ def _validate(body: OrderCreate) -> tuple[str, str, dict[str, Any]]:
     if kind.family == "transcription":
         language = (stuff.language or "auto").strip().lower()
         if not LANGUAGE.match(language):
-            raise BadRequest("language must be 'auto' or a language code such as 'en' or 'zh'")
+            raise BadRequest(
+                "language must be 'auto' or a language code such as 'en', 'zh' or 'zh-TW'"
+            )
         return kind.name, path_key, {"language": language}
     fmt = stuff.format or "mp3"
     if fmt not in FORMATS:

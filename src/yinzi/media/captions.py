@@ -4,11 +4,18 @@ Cues follow common subtitle conventions: at most ``max_lines`` lines of about ``
 characters, at most ``max_seconds`` on screen, and a new cue at a pause of ``pause_seconds`` or
 after a sentence end once the cue has some substance. Cue times are monotonic, never overlap, and
 stay inside the media's duration. A transcript with no speech gives files with no cues.
+
+Cues are cut between words, with the engine's word timings, so a long segment becomes several
+cues. Chinese and Japanese are written without spaces: their words are joined without one, a
+segment without word timings is split into characters, and a line's length is its width on
+screen, where an ideograph takes two columns (so a 42-column line holds 21 of them).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -50,7 +57,7 @@ def words_of(segments: Iterable[Segment]) -> list[Word]:
         if segment.words:
             words.extend(w for w in segment.words if w.text.strip())
             continue
-        tokens = segment.text.split()
+        tokens = tokens_of(segment.text)
         step = (segment.end - segment.start) / max(1, len(tokens))
         words.extend(
             Word(tok, segment.start + i * step, segment.start + (i + 1) * step)
@@ -59,19 +66,63 @@ def words_of(segments: Iterable[Segment]) -> list[Word]:
     return words
 
 
-def wrap(text: str, rules: CueRules) -> tuple[str, ...] | None:
-    """Balanced lines for ``text``, or None when it does not fit the cue's lines."""
-    if len(text) <= rules.line_chars:
+_UNSPACED_RUN = re.compile(
+    r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003ffff]"
+    r"[\u3000-\u303f\uff00-\uffef]*"
+)
+"""One ideograph, kana or Hangul syllable, with the CJK punctuation that follows it."""
+
+
+def tokens_of(text: str) -> list[str]:
+    """The words of ``text``: split at spaces, and CJK runs into characters."""
+    tokens: list[str] = []
+    for chunk in text.split():
+        cursor = 0
+        for match in _UNSPACED_RUN.finditer(chunk):
+            if match.start() > cursor:
+                tokens.append(chunk[cursor : match.start()])
+            tokens.append(match.group())
+            cursor = match.end()
+        if cursor < len(chunk):
+            tokens.append(chunk[cursor:])
+    return tokens
+
+
+def join(tokens: Iterable[str]) -> str:
+    """Words as text: a space between two words, none beside a CJK character."""
+    text = ""
+    for token in (t.strip() for t in tokens):
+        if not token:
+            continue
+        if text and not (_unspaced(text[-1]) or _unspaced(token[0])):
+            text += " "
+        text += token
+    return text
+
+
+def width(text: str) -> int:
+    """Columns ``text`` takes on screen: two for a wide (East Asian) character."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _unspaced(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in "WF"
+
+
+def wrap(tokens: Sequence[str], rules: CueRules) -> tuple[str, ...] | None:
+    """Balanced lines for the words ``tokens``, or None when they do not fit the cue's lines."""
+    text = join(tokens)
+    if width(text) <= rules.line_chars:
         return (text,)
     if rules.max_lines < 2:
         return None
-    tokens = text.split()
     best: tuple[str, str] | None = None
+    balance = 0
     for i in range(1, len(tokens)):
-        first, second = " ".join(tokens[:i]), " ".join(tokens[i:])
-        if len(first) <= rules.line_chars and len(second) <= rules.line_chars:
-            if best is None or abs(len(first) - len(second)) < abs(len(best[0]) - len(best[1])):
-                best = (first, second)
+        first, second = join(tokens[:i]), join(tokens[i:])
+        if width(first) <= rules.line_chars and width(second) <= rules.line_chars:
+            if best is None or abs(width(first) - width(second)) < balance:
+                best, balance = (first, second), abs(width(first) - width(second))
     return best
 
 
@@ -89,12 +140,13 @@ def build_cues(words: Sequence[Word], duration: float, rules: CueRules | None = 
 
 def _breaks_before(current: list[Word], word: Word, rules: CueRules) -> bool:
     last = current[-1]
-    text = " ".join(w.text.strip() for w in [*current, word])
-    if wrap(text, rules) is None or word.end - current[0].start > rules.max_seconds:
+    if wrap([w.text for w in [*current, word]], rules) is None:
+        return True
+    if word.end - current[0].start > rules.max_seconds:
         return True
     if word.start - last.end >= rules.pause_seconds:
         return True
-    substantial = sum(len(w.text) for w in current) >= rules.line_chars // 2
+    substantial = sum(width(w.text) for w in current) >= rules.line_chars // 2
     return substantial and last.text.rstrip().endswith(SENTENCE_END)
 
 
@@ -109,8 +161,8 @@ def _timed(groups: list[list[Word]], duration: float, rules: CueRules) -> list[C
         start = min(start, end)
         if end <= start:
             continue
-        lines = wrap(" ".join(w.text.strip() for w in group), rules)
-        cues.append(Cue(start, end, lines or (" ".join(w.text.strip() for w in group),)))
+        tokens = [w.text for w in group]
+        cues.append(Cue(start, end, wrap(tokens, rules) or (join(tokens),)))
     return cues
 
 
@@ -143,10 +195,17 @@ def to_text(segments: Sequence[Segment]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def to_json(segments: Sequence[Segment], language: str, duration: float) -> str:
+def to_json(
+    segments: Sequence[Segment],
+    language: str,
+    duration: float,
+    language_probability: float | None = None,
+) -> str:
+    probability = None if language_probability is None else round(language_probability, 3)
     return json.dumps(
         {
             "language": language,
+            "language_probability": probability,
             "duration": round(duration, 3),
             "segments": [asdict(s) for s in segments],
         },
@@ -162,15 +221,24 @@ class CaptionFile:
 
 
 def write_all(
-    folder: Path, segments: Sequence[Segment], language: str, duration: float
+    folder: Path,
+    segments: Sequence[Segment],
+    language: str,
+    duration: float,
+    language_probability: float | None = None,
 ) -> list[CaptionFile]:
-    """Write the transcript in every format; returns the files with their business names."""
+    """Write the transcript in every format; returns the files with their business names.
+
+    ``language_probability`` is the engine's confidence in a detected language (None when the
+    language was given); it goes into ``transcript.json`` beside the language."""
     cues = build_cues(words_of(segments), duration)
     contents = {
         ("transcript.srt", "caption"): to_srt(cues),
         ("transcript.txt", "text"): to_text(segments),
         ("transcript.vtt", "vtt"): to_vtt(cues),
-        ("transcript.json", "segments"): to_json(segments, language, duration),
+        ("transcript.json", "segments"): to_json(
+            segments, language, duration, language_probability
+        ),
     }
     files = []
     for (name, business), content in contents.items():

@@ -27,5 +27,7 @@ def run(
     )
     segments = list(result.segments)
     seconds = blocks.samples / transcriber.sample_rate
-    files = captions.write_all(work, segments, result.language, seconds)
+    files = captions.write_all(
+        work, segments, result.language, seconds, result.language_probability
+    )
     return TaskResult([Output(f.path, f.business) for f in files], seconds)

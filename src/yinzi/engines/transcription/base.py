@@ -47,8 +47,11 @@ class Segment:
 @dataclass
 class Transcription:
     language: str
-    """ISO 639-1 code of the language transcribed (asked for, or detected)."""
+    """ISO 639-1 code of the language transcribed (asked for, or detected); for Chinese, the
+    BCP 47 tag of the script asked for where one was (``zh-TW``, ``zh-Hant``)."""
     segments: Iterator[Segment]
+    language_probability: float | None = None
+    """How sure the engine is of a detected ``language`` (0 to 1); None when it was given."""
 
 
 class UnsupportedLanguage(InputError):

@@ -3,8 +3,12 @@
 The model (a name such as ``small`` or ``large-v3``, or a local CTranslate2 folder) is loaded
 on the first ``transcribe`` and kept on the instance; constructing the engine loads no weights
 (it reads at most the model folder's vocabulary, to know whether the model is English-only).
-``faster_whisper`` is imported only by the engine itself, so this module imports without the
-``yinzi[whisper]`` extra.
+``faster_whisper`` is imported only by the engine itself, when it loads the model.
+
+Languages are Whisper's ISO 639-1 codes; Chinese also takes a script (``zh-TW``, ``zh-Hant``; see
+``_chinese``), and ``zh`` alone is written in Simplified characters. Each window goes through
+``_whisper_pass`` (voice activity, language, decoding) and each segment through
+``_whisper_guards``, which drop text the audio cannot account for.
 
 Long inputs go through in windows of ``window_seconds`` (two minutes by default), each cut at
 a quiet moment. faster-whisper needs a window as one array, and its working memory grows with
@@ -22,11 +26,12 @@ word lies within its segment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from yinzi.engines.transcription import _chinese, _whisper_guards, _whisper_pass
 from yinzi.engines.transcription._whisper_models import (
     Placement,
     download,
@@ -127,19 +132,31 @@ class FasterWhisperTranscriber:
         language: str | None = None,
         progress: Progress | None = None,
     ) -> Transcription:
-        wanted = self._check_language(language)
+        self._check_language(language)
         model = self._load()
-        wanted = self._check_language(wanted)  # the loaded model has the last word
+        asked = self._check_language(language)  # the loaded model has the last word
         run = _Run(self, model, progress)
         stream = windows(blocks, self.sample_rate, self.window_seconds)
-        detected, first = run.start(stream, wanted)
-        return Transcription(language=detected, segments=run.segments(first, stream, detected))
+        spoken = _whisper_language(asked)
+        detected, probability, first = run.start(stream, spoken)
+        tag = asked if asked is not None else detected
+        run.script = _chinese.converter(tag) if _chinese.canonical(tag) else None
+        return Transcription(
+            language=tag,
+            segments=run.segments(first, stream, detected),
+            language_probability=probability,
+        )
 
     def _check_language(self, language: str | None) -> str | None:
+        """The language asked for, canonical (``zh-tw`` is ``zh-TW``); None to detect it."""
         if language is None or language == "auto":
             return None
+        chinese = _chinese.canonical(language)
+        if chinese is not None and "zh" in self.languages:
+            return chinese
         if language not in self.languages:
-            raise UnsupportedLanguage.for_engine(self.name, language, self.languages)
+            known = (*self.languages, *_chinese.TAGS) if "zh" in self.languages else self.languages
+            raise UnsupportedLanguage.for_engine(self.name, language, known)
         return language
 
     def _load(self) -> Any:
@@ -149,7 +166,7 @@ class FasterWhisperTranscriber:
             from faster_whisper import WhisperModel
         except ImportError as exc:
             raise ConfigurationError(
-                f"the {self.name} engine needs faster-whisper: pip install 'yinzi[whisper]'"
+                f"the {self.name} engine needs faster-whisper: pip install faster-whisper"
             ) from exc
         folder = locate(
             self.model,
@@ -171,6 +188,7 @@ class FasterWhisperTranscriber:
                 f"cannot load the Whisper model {self.model!r} from {folder} on {where.device} "
                 f"({where.compute_type}): {exc}"
             ) from exc
+        _whisper_pass.EncoderCache.install(loaded)
         self.languages = _known_languages(loaded)
         self._loaded = loaded
         return loaded
@@ -181,9 +199,7 @@ class _Pass:
     """One window handed to faster-whisper: its lazy segments and what it found."""
 
     window: Window
-    segments: Iterable[Any]
-    language: str
-    has_speech: bool
+    decoded: _whisper_pass.Decoded
 
 
 class _Run:
@@ -194,17 +210,22 @@ class _Run:
         self.model = model
         self.progress = progress
         self.prompt = ""
+        self.script: Callable[[str], str] | None = None
+        """Writes Chinese text in the script asked for; None for other languages."""
 
-    def start(self, stream: Iterator[Window], language: str | None) -> tuple[str, list[_Pass]]:
+    def start(
+        self, stream: Iterator[Window], language: str | None
+    ) -> tuple[str, float | None, list[_Pass]]:
         """Decide the language, reading windows until one has speech when detecting."""
         if language is not None:
-            return language, []
+            return language, None, []
         passes: list[_Pass] = []
         for window in stream:
             current = self.decode(window, None)
             passes.append(current)
-            if current.has_speech or window.last:
-                return current.language, passes
+            if current.decoded.has_speech or window.last:
+                found = current.decoded
+                return found.language or _fallback(self.engine), found.probability, passes
         raise AssertionError("windows() always yields a last window")  # pragma: no cover
 
     def segments(
@@ -220,10 +241,11 @@ class _Run:
                     return
                 current = self.decode(window, language)
             texts: list[str] = []
-            for raw in self.guarded(current.segments):
+            for raw in self.guarded(current.decoded.segments):
                 segment = _place(raw, current.window, self.engine.sample_rate, floor)
-                if segment is None:
+                if segment is None or _invented(raw, segment):
                     continue
+                segment = self.written(segment)
                 floor = segment.end
                 texts.append(segment.text)
                 if self.progress is not None:
@@ -237,20 +259,34 @@ class _Run:
     def decode(self, window: Window, language: str | None) -> _Pass:
         engine = self.engine
         if not len(window.audio):
-            return _Pass(window, (), language or _fallback(engine), has_speech=False)
+            return _Pass(window, _whisper_pass.Decoded(language or "", None, (), False))
         options: dict[str, Any] = {
-            "language": language,
             "beam_size": engine.beam_size,
             "temperature": list(engine.temperatures),
             "word_timestamps": True,
-            "vad_filter": engine.vad_filter,
             "initial_prompt": self.prompt or None,
         }
         try:
-            segments, info = self.model.transcribe(window.audio, **options)
+            decoded = _whisper_pass.decode(
+                self.model,
+                window.audio,
+                language,
+                languages=engine.languages,
+                sample_rate=engine.sample_rate,
+                vad=engine.vad_filter,
+                options=options,
+            )
         except RuntimeError as exc:
             raise EngineError(f"Whisper failed on the audio: {exc}") from exc
-        return _Pass(window, segments, str(info.language), has_speech=info.duration_after_vad > 0)
+        return _Pass(window, decoded)
+
+    def written(self, segment: Segment) -> Segment:
+        """``segment`` in the script asked for (Chinese only)."""
+        script = self.script
+        if script is None:
+            return segment
+        words = tuple(replace(word, text=script(word.text)) for word in segment.words)
+        return replace(segment, text=script(segment.text), words=words)
 
     @staticmethod
     def guarded(segments: Iterable[Any]) -> Iterator[Any]:
@@ -259,6 +295,23 @@ class _Run:
             yield from segments
         except RuntimeError as exc:
             raise EngineError(f"Whisper failed on the audio: {exc}") from exc
+
+
+def _invented(raw: Any, segment: Segment) -> bool:
+    return _whisper_guards.invented(
+        segment.text,
+        segment.words,
+        compression_ratio=float(raw.compression_ratio),
+        no_speech_prob=float(raw.no_speech_prob),
+        avg_logprob=float(raw.avg_logprob),
+    )
+
+
+def _whisper_language(language: str | None) -> str | None:
+    """The language Whisper is told: Chinese in any script is ``zh``."""
+    if language is not None and _chinese.canonical(language) is not None:
+        return "zh"
+    return language
 
 
 def _place(raw: Any, window: Window, sample_rate: int, floor: float) -> Segment | None:
