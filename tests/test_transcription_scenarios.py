@@ -190,7 +190,7 @@ def test_whisper_orders_use_the_configured_model(
     drain(worker)
     result = _query(client, user, order_no)
     assert (result["status"], result["balance"]) == ("failed", 1000)
-    assert "yinzi models pull tiny" in result["reason"]
+    assert "yinzi models install whisper-tiny" in result["reason"]
 
     settings.whisper.model = str(build_tiny_whisper(tmp_path / "tiny-model"))
     order_no = _order(client, user, file_server.url("beep.wav"), language="zh")

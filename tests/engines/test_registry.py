@@ -51,6 +51,6 @@ def test_whisper_availability_says_how_to_get_a_missing_model(tmp_path: Path) ->
 
     name = "transcription.faster_whisper"
     missing = registry.check(name, {"model": "tiny", "download_root": str(tmp_path / "cache")})
-    assert missing is not None and "yinzi models pull tiny" in missing
+    assert missing is not None and "yinzi models install whisper-tiny" in missing
     folder = build_tiny_whisper(tmp_path / "tiny")
     assert registry.check(name, {"model": str(folder)}) is None
