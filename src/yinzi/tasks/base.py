@@ -38,15 +38,16 @@ class Task(Protocol):
 
 
 _engines: dict[tuple[str, str], Any] = {}
-_chosen: dict[tuple[str, str], str] = {}
+_chosen: dict[tuple[str, str, str], str] = {}
 
 
 def engine(settings: Settings, name: str, family: str) -> Any:
     """The engine ``name`` (or the one ``auto`` picks, decided once per process), loaded once
     per process for each set of options from settings."""
-    if (family, name) not in _chosen:
-        _chosen[family, name] = registry.choose(family, name, settings.engine_options)[0]
-    name = _chosen[family, name]
+    choice = (family, name, str(settings.models_dir))
+    if choice not in _chosen:
+        _chosen[choice] = registry.choose(family, name, settings.engine_options)[0]
+    name = _chosen[choice]
     options = settings.engine_options(name)
     key = (name, repr(sorted(options.items())))
     if key not in _engines:

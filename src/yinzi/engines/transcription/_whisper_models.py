@@ -62,7 +62,7 @@ def is_local(model: str) -> bool:
 
 def english_only(model: str) -> bool:
     """Whether ``model`` transcribes only English, judged without loading it."""
-    if installed_name(model) is not None:
+    if installed_name(model) is not None and not os.path.isdir(model):
         return model.endswith(".en")
     if os.path.isdir(model):
         size = vocabulary_size(Path(model))
@@ -84,12 +84,12 @@ def vocabulary_size(folder: Path) -> int | None:
 
 
 def installed_name(model: str) -> str | None:
-    """The catalog name of ``model`` when it is a registry-installed Whisper (``base``)."""
+    """The catalog name of ``model`` when the catalog knows it (``base`` is ``whisper-base``)."""
     from yinzi.models import MODELS
 
     for name in (model, f"whisper-{model}"):
         spec = MODELS.get(name)
-        if spec is not None and spec.files and spec.engine == "transcription.faster_whisper":
+        if spec is not None and spec.engine == "transcription.faster_whisper":
             return name
     return None
 
@@ -101,13 +101,19 @@ def locate(
     local_files_only: bool,
     models_dir: str | None = None,
 ) -> str:
-    """The folder holding ``model``: itself when local, the verified install of a registry
-    model (``base`` is ``whisper-base``), else from (or into) the HF cache."""
-    registry_name = installed_name(model) if models_dir is not None else None
-    if registry_name is not None and models_dir is not None:
-        from yinzi.models import require
+    """The folder holding ``model``: itself when local; the verified install of a registry
+    model (``base`` is ``whisper-base``) or a hub model installed in the models folder; else
+    from (or into) the Hugging Face cache."""
+    name = installed_name(model) if models_dir is not None else None
+    if name is not None and models_dir is not None:
+        from yinzi.models import MODELS, require
 
-        return str(require(registry_name, Path(models_dir)))
+        if MODELS[name].files:
+            return str(require(name, Path(models_dir)))
+        hub_install = Path(models_dir).expanduser() / name
+        if (hub_install / "model.bin").is_file():
+            return str(hub_install)
+        model = MODELS[name].hub or model
     if is_local(model):
         folder = os.path.expanduser(model)
         if not os.path.isdir(folder):
