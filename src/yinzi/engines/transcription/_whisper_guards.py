@@ -5,8 +5,11 @@ noise, the padding after the last word) it can still write fluent text. Three ch
 segment faster-whisper returns, after its own (the Silero voice-activity filter in front of the
 model, and the no-speech and log-probability tests that skip a whole 30-second chunk):
 
-- **Repetition**: a segment whose text compresses better than ``MAX_COMPRESSION_RATIO`` (gzip) is
-  a decoding loop ("the the the ...") that Whisper's temperature fallback failed to escape.
+- **Repetition**: a segment whose own text compresses better than ``MAX_COMPRESSION_RATIO``
+  (zlib, as Whisper measures it) is a decoding loop ("the the the ...") that the temperature
+  fallback failed to escape. faster-whisper reports the ratio of the whole 30-second chunk,
+  which real speech that repeats itself (a chorus, a list read twice) also reaches, so the
+  guard measures each segment on its own.
 - **Doubt**: a segment the model itself believes is not speech (``no_speech_prob`` above
   ``NO_SPEECH``) and whose tokens it found unlikely (``avg_logprob`` below ``LOW_LOGPROB``).
 - **Cramming**: a segment whose words are timed into a span far shorter than saying them takes,
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zlib
 from collections.abc import Sequence
 
 from yinzi.engines.transcription.base import Word
@@ -37,19 +41,20 @@ _VOWELS = re.compile(r"[aeiouyàâäéèêëîïôöùûüÿáíóúñåæøœ]+
 
 
 def invented(
-    text: str,
-    words: Sequence[Word],
-    *,
-    compression_ratio: float,
-    no_speech_prob: float,
-    avg_logprob: float,
+    text: str, words: Sequence[Word], *, no_speech_prob: float, avg_logprob: float
 ) -> bool:
     """Whether a segment is likely text that nobody said (see the module docstring)."""
-    if compression_ratio > MAX_COMPRESSION_RATIO:
+    if compression_ratio(text) > MAX_COMPRESSION_RATIO:
         return True
     if no_speech_prob > NO_SPEECH and avg_logprob < LOW_LOGPROB:
         return True
     return crammed(text, words)
+
+
+def compression_ratio(text: str) -> float:
+    """Bytes of ``text`` over bytes of its zlib compression: high for repetitive text."""
+    encoded = text.encode("utf-8")
+    return len(encoded) / len(zlib.compress(encoded)) if encoded else 0.0
 
 
 def crammed(text: str, words: Sequence[Word]) -> bool:

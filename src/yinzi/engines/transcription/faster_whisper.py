@@ -54,6 +54,9 @@ __all__ = ["DEFAULT_TEMPERATURES", "FasterWhisperTranscriber", "Placement", "pul
 
 DEFAULT_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 """Whisper's fallback: a decode that looks wrong is retried at the next temperature."""
+UNSPACED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "yue"})
+"""Languages written without spaces between words (faster-whisper's list): each piece Whisper
+times is a word of its own."""
 PROMPT_CHARACTERS = 200
 """How much of a window's text prompts the next window."""
 
@@ -232,6 +235,7 @@ class _Run:
         self, first: list[_Pass], stream: Iterator[Window], language: str
     ) -> Iterator[Segment]:
         floor = 0.0
+        spaced = language not in UNSPACED_LANGUAGES
         decoded = iter(first)
         while True:
             current = next(decoded, None)
@@ -242,7 +246,7 @@ class _Run:
                 current = self.decode(window, language)
             texts: list[str] = []
             for raw in self.guarded(current.decoded.segments):
-                segment = _place(raw, current.window, self.engine.sample_rate, floor)
+                segment = _place(raw, current.window, self.engine.sample_rate, floor, spaced)
                 if segment is None or _invented(raw, segment):
                     continue
                 segment = self.written(segment)
@@ -301,7 +305,6 @@ def _invented(raw: Any, segment: Segment) -> bool:
     return _whisper_guards.invented(
         segment.text,
         segment.words,
-        compression_ratio=float(raw.compression_ratio),
         no_speech_prob=float(raw.no_speech_prob),
         avg_logprob=float(raw.avg_logprob),
     )
@@ -314,8 +317,13 @@ def _whisper_language(language: str | None) -> str | None:
     return language
 
 
-def _place(raw: Any, window: Window, sample_rate: int, floor: float) -> Segment | None:
-    """A faster-whisper segment as a base ``Segment`` in input time, kept inside its window."""
+def _place(
+    raw: Any, window: Window, sample_rate: int, floor: float, spaced: bool = True
+) -> Segment | None:
+    """A faster-whisper segment as a base ``Segment`` in input time, kept inside its window.
+
+    In a ``spaced`` language a word is a run of text between spaces: a piece Whisper times
+    apart without a space before it (``-cream`` after ``sun``) is joined to the word before."""
     text = str(raw.text).strip()
     low = max(window.start, floor)
     high = max(low, window.start + window.duration(sample_rate))
@@ -331,7 +339,12 @@ def _place(raw: Any, window: Window, sample_rate: int, floor: float) -> Segment 
             continue
         word_start = _clamp(window.start + float(raw_word.start), cursor, end)
         word_end = _clamp(window.start + float(raw_word.end), word_start, end)
-        words.append(Word(word_text, word_start, word_end, float(raw_word.probability)))
+        probability = float(raw_word.probability)
+        if spaced and words and not str(raw_word.word)[:1].isspace():
+            before = words.pop()
+            word_text, word_start = before.text + word_text, before.start
+            probability = min(probability, before.confidence or probability)
+        words.append(Word(word_text, word_start, word_end, probability))
         cursor = word_end
     return Segment(start=start, end=end, text=text, words=tuple(words))
 
