@@ -200,3 +200,52 @@ def test_whisper_orders_use_the_configured_model(
     result = _query(client, user, order_no)
     assert result["status"] == "finish", result
     assert json.loads(_files(client, result)["segments"])["language"] == "zh"
+
+
+def _whisper_by_default(settings: Settings) -> None:
+    """Skip unless the default engine choice (``auto``) lands on Whisper here."""
+    from yinzi.engines import registry
+
+    assert settings.transcription_engine == "auto"
+    name, why = registry.choose("transcription", "auto", settings.engine_options)
+    if name != "transcription.faster_whisper":
+        pytest.skip(f"the default engine here is {name} ({why}); install whisper-base")
+
+
+def test_by_default_whisper_detects_the_language_and_says_how_sure_it_is(
+    settings: Settings, client: TestClient, user: User, worker: Worker, file_server: FileServer
+) -> None:
+    _whisper_by_default(settings)
+    wav, expected = _speech()
+    (file_server.root / wav.name).write_bytes(wav.read_bytes())
+    order_no = _order(client, user, file_server.url(wav.name))  # language: auto
+    drain(worker)
+    result = _query(client, user, order_no)
+    assert result["status"] == "finish", result
+    files = _files(client, result)
+    assert _word_overlap(files["text"], expected) >= 0.8
+    segments = json.loads(files["segments"])
+    assert segments["language"] == "en" and segments["language_probability"] > 0.5
+
+
+def test_a_user_asks_for_mandarin_captions_in_traditional_characters(
+    settings: Settings, client: TestClient, user: User, worker: Worker, file_server: FileServer
+) -> None:
+    from yinzi.engines.transcription import _chinese
+
+    _whisper_by_default(settings)
+    wav = FIXTURES / "zh_train_station.wav"
+    (file_server.root / wav.name).write_bytes(wav.read_bytes())
+    simplified = _order(client, user, file_server.url(wav.name), language="zh")
+    traditional = _order(client, user, file_server.url(wav.name), language="zh-TW")
+    drain(worker)
+    texts = {}
+    for order_no in (simplified, traditional):
+        result = _query(client, user, order_no)
+        assert result["status"] == "finish", result
+        files = _files(client, result)
+        texts[json.loads(files["segments"])["language"]] = files["text"].strip()
+        assert list(srt.parse(files["caption"]))
+    assert set(texts) == {"zh", "zh-TW"}
+    assert texts["zh"] and _chinese.converter("zh")(texts["zh"]) == texts["zh"]
+    assert texts["zh-TW"] == _chinese.converter("zh-TW")(texts["zh"])

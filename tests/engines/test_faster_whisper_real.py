@@ -20,7 +20,7 @@ import srt
 from yinzi import media
 from yinzi.engines.transcription import _chinese
 from yinzi.engines.transcription.faster_whisper import FasterWhisperTranscriber
-from yinzi.engines.transcription.metrics import wer
+from yinzi.engines.transcription.metrics import cer, wer
 from yinzi.media import captions
 from yinzi.settings import Settings
 
@@ -47,19 +47,6 @@ def fixture(name: str) -> tuple[Audio, str]:
 def blocks(audio: Audio, size: int = RATE) -> Iterator[Audio]:
     for start in range(0, audio.size, size):
         yield audio[None, start : start + size]
-
-
-def cer(reference: str, hypothesis: str) -> float:
-    """Character error rate over the characters that are not spaces or punctuation."""
-    ref = [c for c in reference if c.isalnum()]
-    hyp = [c for c in hypothesis if c.isalnum()]
-    row = list(range(len(hyp) + 1))
-    for i, ref_char in enumerate(ref, start=1):
-        diagonal, row[0] = row[0], i
-        for j, hyp_char in enumerate(hyp, start=1):
-            cost = min(row[j] + 1, row[j - 1] + 1, diagonal + (ref_char != hyp_char))
-            diagonal, row[j] = row[j], cost
-    return row[-1] / max(len(ref), 1)
 
 
 def instrumental(seconds: float = 10.0, seed: int = 0) -> Audio:

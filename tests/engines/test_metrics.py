@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from yinzi.engines.transcription.metrics import normalise, wer
+from yinzi.engines.transcription.metrics import cer, normalise, tokens, wer
 
 
 def test_normalisation_ignores_case_and_punctuation() -> None:
@@ -25,3 +25,13 @@ def test_normalisation_ignores_case_and_punctuation() -> None:
 )
 def test_wer_counts_edits_over_the_reference_length(hypothesis: str, expected: float) -> None:
     assert wer("The cat sat.", hypothesis) == pytest.approx(expected)
+
+
+def test_cer_counts_characters_without_spaces_or_punctuation() -> None:
+    assert cer("今天 天气，很好。", "今天天气很好") == 0.0
+    assert cer("今天天气很好", "今天天氣很好") == pytest.approx(1 / 6)  # Traditional is an error
+
+
+def test_tokens_follow_the_evaluation_rules() -> None:
+    assert tokens("J'ai une idée, je ris!") == ["j'ai", "une", "idée", "je", "ris"]
+    assert tokens("ＡＢＣ-d") == ["abc", "d"]  # NFKC folds full-width letters

@@ -109,3 +109,44 @@ def test_cues_never_run_past_the_media() -> None:
     words = [Word("late", 9.8, 10.6)]  # the engine's last word overshoots a 10-s file
     (cue,) = captions.build_cues(words, 10.0)
     assert cue.end == 10.0
+
+
+def test_a_long_segment_is_cut_between_its_words() -> None:
+    spoken = "for the trip we need tents sleeping bags a small stove two pots and matches " * 3
+    words = tuple(Word(w, i * 0.35, i * 0.35 + 0.3) for i, w in enumerate(spoken.split()))
+    segment = Segment(0.0, words[-1].end, spoken.strip(), words)  # one 15-second segment
+    cues = captions.build_cues(captions.words_of([segment]), 16.0)
+    assert len(cues) >= 3
+    assert all(c.end - c.start <= 7.0 and len(c.lines) <= 2 for c in cues)
+    assert all(len(line) <= 42 for c in cues for line in c.lines)
+    assert " ".join(c.text.replace("\n", " ") for c in cues) == spoken.strip()
+
+
+def test_chinese_is_joined_without_spaces_and_wrapped_by_width() -> None:
+    text = "明天早上我要去火车站接朋友，然后我们一起去公园散步，晚上再去吃饭。"
+    words = tuple(Word(c, i * 0.25, i * 0.25 + 0.2) for i, c in enumerate(text))
+    cues = captions.build_cues(captions.words_of([Segment(0.0, words[-1].end, text, words)]), 9)
+    assert "".join(c.text.replace("\n", "") for c in cues) == text
+    for cue in cues:
+        assert " " not in cue.text
+        assert all(captions.width(line) <= 42 for line in cue.lines)  # 21 ideographs a line
+
+
+def test_chinese_without_word_timings_is_split_into_characters() -> None:
+    segment = Segment(0.0, 12.0, "今天天气很好，我们一起去公园散步吧。请把窗户关上，外面刮风了。")
+    words = captions.words_of([segment])
+    assert [w.text for w in words[:6]] == ["今", "天", "天", "气", "很", "好，"]
+    cues = captions.build_cues(words, 12.0)
+    assert len(cues) >= 2 and all(c.end - c.start <= 7.0 for c in cues)
+    assert "".join(c.text.replace("\n", "") for c in cues) == segment.text
+
+
+def test_mixed_text_keeps_spaces_between_latin_words() -> None:
+    assert captions.join(["我", "用", "Linux", "and", "Mac", "。"]) == "我用Linux and Mac。"
+    assert captions.tokens_of("Hello 世界! ok") == ["Hello", "世", "界!", "ok"]
+
+
+def test_json_carries_the_detected_language_and_its_probability(tmp_path: Path) -> None:
+    files = {f.business: f.path for f in captions.write_all(tmp_path, [], "fr", 3.0, 0.91234)}
+    data = json.loads(files["segments"].read_text())
+    assert (data["language"], data["language_probability"]) == ("fr", 0.912)

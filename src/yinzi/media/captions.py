@@ -68,9 +68,9 @@ def words_of(segments: Iterable[Segment]) -> list[Word]:
 
 _UNSPACED_RUN = re.compile(
     r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003ffff]"
-    r"[\u3000-\u303f\uff00-\uffef]*"
+    r"[\u3000-\u303f\uff00-\uffef.,!?;:)\]\"']*"
 )
-"""One ideograph, kana or Hangul syllable, with the CJK punctuation that follows it."""
+"""One ideograph, kana or Hangul syllable, with the punctuation that follows it."""
 
 
 def tokens_of(text: str) -> list[str]:
