@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -77,3 +79,39 @@ def serving(app: ASGIApp) -> Iterator[int]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def instrumental(
+    seconds: float = 10.0, seed: int = 0, rate: int = 16000
+) -> npt.NDArray[np.float32]:
+    """A band without a singer: four bars of triads over kick, snare and hi-hat at 120 bpm."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * rate)) / rate
+    music = np.zeros(t.size)
+    chords = [(220.0, 277.2, 329.6), (196.0, 246.9, 293.7), (174.6, 220.0, 261.6)]
+    bar = 2.0
+    for start in np.arange(0.0, seconds, bar):
+        notes = chords[int(start / bar) % len(chords)]
+        span = (t >= start) & (t < start + bar)
+        local = t[span] - start
+        for note in notes:
+            for harmonic in range(1, 5):
+                music[span] += np.sin(2 * np.pi * note * harmonic * local) / harmonic**1.5
+        music[span] *= np.exp(-local * 0.8)
+    drums = np.zeros(t.size)
+    beat = rate // 2
+    for i, onset in enumerate(range(0, t.size, beat)):
+        hit = np.arange(min(beat, t.size - onset)) / rate
+        if i % 2 == 0:  # kick: a falling low sine
+            drums[onset : onset + hit.size] += np.sin(
+                2 * np.pi * (50 + 80 * np.exp(-hit * 30)) * hit
+            )
+            drums[onset : onset + hit.size] *= np.exp(-hit * 12)
+        else:  # snare: a burst of noise
+            drums[onset : onset + hit.size] += rng.standard_normal(hit.size) * np.exp(-hit * 25)
+        hat = onset + beat // 2
+        if hat < t.size:
+            tick = min(800, t.size - hat)
+            drums[hat : hat + tick] += 0.3 * np.diff(rng.standard_normal(tick + 1))
+    mix = 0.15 * music + 0.4 * drums
+    return (0.5 * mix / np.max(np.abs(mix))).astype(np.float32)

@@ -24,6 +24,8 @@ from yinzi.engines.transcription.metrics import cer, wer
 from yinzi.media import captions
 from yinzi.settings import Settings
 
+from helpers import instrumental
+
 Audio = npt.NDArray[np.float32]
 RATE = FasterWhisperTranscriber.sample_rate
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "speech"
@@ -47,40 +49,6 @@ def fixture(name: str) -> tuple[Audio, str]:
 def blocks(audio: Audio, size: int = RATE) -> Iterator[Audio]:
     for start in range(0, audio.size, size):
         yield audio[None, start : start + size]
-
-
-def instrumental(seconds: float = 10.0, seed: int = 0) -> Audio:
-    """A band without a singer: four bars of triads over kick, snare and hi-hat at 120 bpm."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(round(seconds * RATE)) / RATE
-    music = np.zeros(t.size)
-    chords = [(220.0, 277.2, 329.6), (196.0, 246.9, 293.7), (174.6, 220.0, 261.6)]
-    bar = 2.0
-    for start in np.arange(0.0, seconds, bar):
-        notes = chords[int(start / bar) % len(chords)]
-        span = (t >= start) & (t < start + bar)
-        local = t[span] - start
-        for note in notes:
-            for harmonic in range(1, 5):
-                music[span] += np.sin(2 * np.pi * note * harmonic * local) / harmonic**1.5
-        music[span] *= np.exp(-local * 0.8)
-    drums = np.zeros(t.size)
-    beat = RATE // 2
-    for i, onset in enumerate(range(0, t.size, beat)):
-        hit = np.arange(min(beat, t.size - onset)) / RATE
-        if i % 2 == 0:  # kick: a falling low sine
-            drums[onset : onset + hit.size] += np.sin(
-                2 * np.pi * (50 + 80 * np.exp(-hit * 30)) * hit
-            )
-            drums[onset : onset + hit.size] *= np.exp(-hit * 12)
-        else:  # snare: a burst of noise
-            drums[onset : onset + hit.size] += rng.standard_normal(hit.size) * np.exp(-hit * 25)
-        hat = onset + beat // 2
-        if hat < t.size:
-            tick = min(800, t.size - hat)
-            drums[hat : hat + tick] += 0.3 * np.diff(rng.standard_normal(tick + 1))
-    mix = 0.15 * music + 0.4 * drums
-    return (0.5 * mix / np.max(np.abs(mix))).astype(np.float32)
 
 
 # -- what is said ------------------------------------------------------------------------------

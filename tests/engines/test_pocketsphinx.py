@@ -18,6 +18,8 @@ from yinzi.engines.transcription.metrics import wer
 from yinzi.engines.transcription.pocketsphinx import PocketSphinxTranscriber
 from yinzi.media import testing
 
+from helpers import instrumental
+
 Audio = npt.NDArray[np.float32]
 RATE = PocketSphinxTranscriber.sample_rate
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "speech" / "call_me_back.wav"
@@ -178,3 +180,9 @@ def test_speech_without_pauses_is_cut_into_bounded_utterances() -> None:
     ends = [u.start + u.samples.size for u in found]
     assert [u.start for u in found[1:]] == ends[:-1]  # cut end to end: nothing lost or repeated
     assert found[0].start == round(0.8 * RATE) and ends[-1] == babble.size
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_band_without_a_singer_gives_no_words(seed: int) -> None:
+    """Music passes the energy detector; the speech check keeps it from the decoder."""
+    assert transcribe(instrumental(12.0, seed=seed)[None]) == []
