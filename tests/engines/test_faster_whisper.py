@@ -367,3 +367,15 @@ def test_a_long_input_through_the_tiny_model_stays_in_order(multilingual: Path) 
     result = engine.transcribe(blocks(tone(75.0)), language="en", progress=seen.append)
     check_well_formed(result.segments, 75.0)
     assert seen == sorted(seen) and seen[-1] == pytest.approx(75.0)
+
+
+@pytest.mark.parametrize(("tag", "canonical"), [("zh-tw", "zh-TW"), ("zh-Hans", "zh-Hans")])
+def test_chinese_takes_a_script_tag(multilingual: Path, tag: str, canonical: str) -> None:
+    result = tiny(multilingual).transcribe(blocks(tone(2.0)), language=tag)
+    assert result.language == canonical and result.language_probability is None
+    check_well_formed(result.segments, 2.0)
+
+
+def test_an_english_only_model_refuses_chinese_in_any_script(english: Path) -> None:
+    with pytest.raises(UnsupportedLanguage, match="'zh-TW'"):
+        tiny(english).transcribe(never_read(), language="zh-TW")
