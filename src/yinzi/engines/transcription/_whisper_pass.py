@@ -7,12 +7,14 @@ once:
    finds the speech; the rest is cut out before the model hears it. A window without speech
    stops here: no language to detect, nothing to decode, nothing to invent.
 2. When the language is not given, it is detected on the first 30 seconds of *speech* (not of
-   the window, which may open with music). faster-whisper's ``transcribe`` would run the encoder
-   on that stretch for detection and then again to decode it, although the two inputs are the
-   same features: the encoder is most of the cost of a short input, so detection cost about 1.5
-   times a run with the language given (1.15 to 1.8 measured on the real development set).
-   Here the detector's encoder output is held in an :class:`EncoderCache` and handed back
-   when the decoder asks for exactly those features, so detection adds only one decoder step.
+   the window, which may open with music). faster-whisper's ``transcribe`` runs the encoder on
+   that stretch for detection, then again on the same 30 seconds (padded differently when
+   shorter) to decode them. The encoder is most of the cost of a short input, so detection cost
+   about 1.5 times a run with the language given (1.2 to 1.7 per file on the real development
+   set, one core). Here detection runs on exactly the features the decoder encodes first (the
+   first 30 seconds, zero-padded as the decoder pads them); its encoder output is held in an
+   :class:`EncoderCache` and handed to the decoder when it asks for those features, so
+   detection adds one decoder step (1.03 times, median).
 3. The speech is decoded with word timestamps and mapped back to window time.
 """
 
