@@ -58,7 +58,7 @@ def test_english_speech_is_transcribed(base: FasterWhisperTranscriber) -> None:
     audio, reference = fixture("call_me_back")
     result = base.transcribe(blocks(audio), language="en")
     text = " ".join(segment.text for segment in result.segments)
-    assert wer(reference, text) <= 0.5  # measured 0.05 (whisper-base, int8)
+    assert wer(reference, text) <= 0.5  # measured 0.0 (whisper-base, int8)
 
 
 def test_the_language_is_detected_with_its_probability(base: FasterWhisperTranscriber) -> None:
@@ -76,7 +76,7 @@ def test_mandarin_comes_out_in_simplified_characters(base: FasterWhisperTranscri
     segments = list(result.segments)
     text = "".join(segment.text for segment in segments)
     assert result.language == "zh"
-    assert cer(reference, text) <= 0.6  # measured 0.38 on this robotic voice
+    assert cer(reference, text) <= 0.6  # measured 0.31 on this robotic voice
     assert _chinese.converter("zh")(text) == text  # nothing left to simplify
     words = "".join(word.text for segment in segments for word in segment.words)
     assert _chinese.converter("zh")(words) == words
@@ -123,7 +123,7 @@ def test_captions_of_a_long_talk_follow_the_rules(
     talk, reference = fixture("packing_list")  # 22 s in one breath: segments of 7 s or more
     result = base.transcribe(blocks(talk), language="en")
     segments = list(result.segments)
-    assert wer(reference, " ".join(s.text for s in segments)) <= 0.5  # measured 0.17
+    assert wer(reference, " ".join(s.text for s in segments)) <= 0.5  # measured 0.14
     duration = talk.size / RATE
     files = {f.business: f.path for f in captions.write_all(tmp_path, segments, "en", duration)}
 
