@@ -74,9 +74,8 @@ register(
         name="transcription.faster_whisper",
         family="transcription",
         target="yinzi.engines.transcription.faster_whisper:FasterWhisperTranscriber",
-        summary="Whisper via CTranslate2: accurate, ~100 languages (weights downloaded or local)",
+        summary="Whisper via CTranslate2: accurate, ~100 languages (installed or local weights)",
         requires=("faster_whisper",),
-        extra="whisper",
     )
 )
 
