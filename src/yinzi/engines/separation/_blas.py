@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,10 @@ def limit(threads: int) -> Iterator[None]:
             set_threads(count)
 
 
+@cache
 def _controls() -> list[tuple[Any, Any]]:
-    """The ``(get_num_threads, set_num_threads)`` pair of each loaded OpenBLAS."""
+    """The ``(get_num_threads, set_num_threads)`` pair of each loaded OpenBLAS (numpy's is
+    loaded with numpy, so the first look, made after that, finds it)."""
     controls = []
     for path in _loaded_openblas():
         try:

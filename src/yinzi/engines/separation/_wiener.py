@@ -12,13 +12,15 @@ soft mask per stem. Two steps turn those into stems:
 - `ratio_filter` is Spleeter's own combination, each stem's power over the sum of all powers
   (``power = 2``), the same mask on both channels.
 - `wiener_filter` is the multichannel Wiener filter with one expectation-maximisation step
-  (Nugraha, Liutkus and Vincent 2016; what norbert, and Spleeter's ``MWF`` option, do): starting
-  from the ratio-mask estimates, each stem gets a power spectral density ``p(t, f)`` (mean over
-  channels) and a 2x2 spatial covariance ``R(f)`` (its normalised cross-channel correlation over
-  the patch), and each stem is ``p R (sum_k p_k R_k + eps I)^-1 X``. Where the stems differ in
-  where they sit in the stereo image (a centred voice, a wide band), this separates bins that a
-  single mask per bin must share. The last stem is the mixture minus the others, so the stems
-  always add up to the mixture.
+  (Nugraha, Liutkus and Vincent 2016; what norbert, and Spleeter's ``MWF`` option, do): each
+  stem starts as its magnitude estimate with the mixture's phase, which gives it a power
+  spectral density ``p(t, f)`` (mean over channels) and a 2x2 spatial covariance ``R(f)`` (its
+  normalised cross-channel correlation over the patch); each stem is then
+  ``p R (sum_k p_k R_k + eps I)^-1 X``. Where the stems differ in where they sit in the stereo
+  image (a centred voice, a wide band), this separates bins that one mask per bin must share.
+  The last stem is the mixture minus the others, so the stems always add up to the mixture.
+  Starting from the estimates themselves rather than from ratio-masked mixtures keeps their
+  densities as the networks gave them (masking first squashes both towards the mixture's).
 """
 
 from __future__ import annotations
@@ -57,10 +59,11 @@ def ratio_filter(mixture: Spectra, estimates: list[Floats], power: float) -> lis
 
 
 def wiener_filter(mixture: Spectra, estimates: list[Floats]) -> list[Spectra]:
-    """The stereo Wiener filter after one EM step from the ratio-mask (power 2) estimates."""
-    initial = ratio_filter(mixture, estimates, 2.0)
+    """The stereo Wiener filter after one EM step from the magnitude ``estimates``."""
+    phase = mixture / (np.abs(mixture) + EPS)
     densities, covariances = [], []
-    for stem in initial:
+    for estimate in estimates:
+        stem = estimate * phase
         density = np.mean(np.abs(stem) ** 2, axis=0)  # (frames, bins)
         left, right = stem[0], stem[1]
         weight = np.sum(density, axis=0) + EPS  # per bin
