@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python bench/separation.py [--real DIR] [--data DIR] [--limit N]
         [--engines NAME,...] [--variants] [--vocals | --stems] [--per-clip]
+    .venv/bin/python bench/separation.py --long MINUTES [--engines NAME,...] [--stems]
 
 Two sets of clips, each clip a folder with ``mixture.flac`` and its stems (44.1 kHz stereo):
 
@@ -24,12 +25,18 @@ Quality is the SI-SDR improvement in dB (estimate minus mixture-as-estimate), co
 development set's scorer does: each channel made zero-mean, both channels scored together under
 one scale factor. An oracle ideal ratio mask (magnitude ratio, 2048-point STFT) is printed as a
 ceiling for mask-based engines.
+
+``--long MINUTES`` instead streams that many minutes of stereo noise (1-second blocks) through
+each engine, for vocals and accompaniment (all five stems with ``--stems``), and prints the
+real-time factor, whether exactly as many samples came out as went in, and the process's peak
+resident memory (run one engine per process for a clean peak).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -230,6 +237,25 @@ def bench_set(
     print_table(title, stems, rows)
 
 
+def long_run(contender: Contender, minutes: float, stems: tuple[str, ...]) -> None:
+    engine = registry.load(contender.engine, "separation", **contender.options)
+    noise = (np.random.default_rng(0).standard_normal((2, RATE * 10)) * 0.1).astype(np.float32)
+    count = round(minutes * 60)
+    second = [noise[:, (i % 10) * RATE : (i % 10 + 1) * RATE] for i in range(10)]
+    wanted = tuple(stem for stem in stems if stem in engine.stems)
+    start = time.perf_counter()
+    produced = 0
+    for piece in engine.separate((second[i % 10] for i in range(count)), wanted):
+        produced += next(iter(piece.values())).shape[1]
+    rtf = (time.perf_counter() - start) / (count * BLOCK_SECONDS)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    exact = "exact" if produced == count * RATE else f"{produced} of {count * RATE} samples"
+    print(
+        f"{contender.label}: {minutes:g} min of {'/'.join(wanted)}: RTF {rtf:.3f}, {exact}, "
+        f"peak RSS {peak_mb:.0f} MB (this process so far)"
+    )
+
+
 def clips(folder: Path, limit: int | None) -> list[Path]:
     found = sorted(p for p in folder.resolve().iterdir() if (p / "mixture.flac").exists())
     return found[:limit]
@@ -247,8 +273,13 @@ def main() -> None:
     part = parser.add_mutually_exclusive_group()
     part.add_argument("--vocals", action="store_true", help="vocals and accompaniment only")
     part.add_argument("--stems", action="store_true", help="only the synthetic five-stem part")
+    parser.add_argument("--long", type=float, default=None, metavar="MINUTES")
     args = parser.parse_args()
     chosen = contenders(args.engines.split(","), args.variants)
+    if args.long is not None:
+        for contender in chosen:
+            long_run(contender, args.long, FIVE if args.stems else PAIR)
+        return
     print("SI-SDR improvement in dB (zero-mean channels, one scale); RTF on one core\n")
     if not args.stems and args.real.exists():
         real = clips(args.real, args.limit)
