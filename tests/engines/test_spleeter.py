@@ -23,6 +23,7 @@ from yinzi.engines.separation._checkpoint import CheckpointError, load_arrays, u
 from yinzi.engines.separation._spleeter_net import UNet
 from yinzi.engines.separation.base import Separator
 from yinzi.engines.separation.spleeter import SpleeterSeparator
+from yinzi.errors import ConfigurationError
 
 from helpers import make_settings
 
@@ -282,6 +283,25 @@ def test_silence_empty_input_and_bad_requests(engine: SpleeterSeparator) -> None
         list(engine.separate([np.zeros((2, 10), np.float32)], ["guitar"]))
     with pytest.raises(ValueError, match="mono or stereo"):
         list(engine.separate([np.zeros((3, 10), np.float32)], STEMS))
+
+
+@needs_weights
+def test_stock_options_leave_everything_above_11_khz_out_of_both_stems() -> None:
+    stock = SpleeterSeparator(models_dir=MODELS_DIR, extension="zeros", filter="ratio")
+    mixture = music(RATE * 2) + noise_above(12_000, RATE * 2)
+    out = run(stock, [mixture])
+    for stem in STEMS:
+        spectrum = np.abs(np.fft.rfft(out[stem][:, RATE // 2 : -RATE // 2], axis=1))
+        above = np.fft.rfftfreq(RATE, 1 / RATE) > 11_300
+        assert spectrum[:, above].max() < 1e-3 * spectrum.max()
+    with pytest.raises(ConfigurationError, match="filter"):
+        SpleeterSeparator(models_dir=MODELS_DIR, filter="magic")
+
+
+def noise_above(hz: float, samples: int) -> Audio:
+    spectrum = np.fft.rfft(np.random.default_rng(5).normal(0, 0.05, (2, samples)), axis=1)
+    spectrum[:, np.fft.rfftfreq(samples, 1 / RATE) < hz] = 0
+    return np.fft.irfft(spectrum, n=samples, axis=1).astype(np.float32)
 
 
 @needs_weights

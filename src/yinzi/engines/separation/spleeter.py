@@ -106,10 +106,8 @@ class SpleeterSeparator:
         """The vocals and accompaniment networks, verified and loaded once."""
         if self._nets is None:
             folder = models.require(MODEL, self.models_dir)
-            nets = (
-                UNet(load_arrays(folder / f"{stem}.ckpt")) for stem in ("vocals", "accompaniment")
-            )
-            self._nets = (next(nets), next(nets))
+            vocals = UNet(load_arrays(folder / "vocals.ckpt"))
+            self._nets = (vocals, UNet(load_arrays(folder / "accompaniment.ckpt")))
         return self._nets
 
     def separate(
