@@ -8,7 +8,8 @@ soft mask per stem. Two steps turn those into stems:
   mean over the whole modelled band; ``"top"`` (the default) is each frame's mean over the top
   octave of the modelled band (5.5 to 11 kHz): what sits above 11 kHz in a frame is the upper
   end of what sits just below it (sibilants and breath with a voice, cymbals and noise with the
-  band), far more than it is like the bass and mid range that dominate a full-band average.
+  band) rather than like the bass and mid range that weigh on a full-band average (on the
+  development sets the two differ by hundredths of a dB; either is far better than nothing).
 - `ratio_filter` is Spleeter's own combination, each stem's power over the sum of all powers
   (``power = 2``), the same mask on both channels.
 - `wiener_filter` is the multichannel Wiener filter with one expectation-maximisation step
@@ -19,8 +20,8 @@ soft mask per stem. Two steps turn those into stems:
   ``p R (sum_k p_k R_k + eps I)^-1 X``. Where the stems differ in where they sit in the stereo
   image (a centred voice, a wide band), this separates bins that one mask per bin must share.
   The last stem is the mixture minus the others, so the stems always add up to the mixture.
-  Starting from the estimates themselves rather than from ratio-masked mixtures keeps their
-  densities as the networks gave them (masking first squashes both towards the mixture's).
+  It starts from the estimates themselves (norbert's ``use_softmask=False``): starting from
+  ratio-masked mixtures instead measured about 0.3 dB worse on the development sets.
 """
 
 from __future__ import annotations
