@@ -1,31 +1,48 @@
-"""Benchmark the ``separation.spectral`` engine on the multitrack evaluation clips.
+"""Benchmark every separation engine that can run here on the evaluation clips.
 
 Usage::
 
-    .venv/bin/python bench/separation.py [--data DIR] [--limit N] [--vocals | --stems]
+    .venv/bin/python bench/separation.py [--real DIR] [--data DIR] [--limit N]
+        [--engines NAME,...] [--variants] [--vocals | --stems] [--per-clip]
+    .venv/bin/python bench/separation.py --long MINUTES [--engines NAME,...] [--stems]
 
-Each clip folder holds ``mixture.flac`` and the stems ``vocals``, ``drums``, ``bass`` and
-``other`` (``.flac``, 44.1 kHz stereo); the accompaniment reference is ``mixture - vocals``. The
-engine is streamed through ``separate()`` in 1-second blocks, single-threaded, and timed to give
-the real-time factor (processing time / audio time). Two parts, both run by default: the vocals /
-accompaniment split (``--vocals`` alone), and the four-stem split, vocals, drums, bass and other
-requested together, with a table for drums, bass and other (``--stems`` alone).
+Two sets of clips, each clip a folder with ``mixture.flac`` and its stems (44.1 kHz stereo):
 
-Quality is scale-invariant SDR (SI-SDR, no mean removal) with both channels flattened into one
-vector, reported for the mixture used as the estimate (the floor), for the engine's estimate, and
-as the improvement. An oracle ideal ratio mask (magnitude ratio, same STFT size; for the four
-stems each stem's magnitude over the sum of all four) is printed as the ceiling.
+- ``--real`` (default ``../shared/eval/real/music``): real recordings, ``vocals`` and
+  ``accompaniment``;
+- ``--data`` (default ``../shared/eval/music``): synthetic mixes of ``vocals``, ``drums``,
+  ``bass`` and ``other``; the accompaniment reference is ``mixture - vocals``.
+
+Every engine in ``--engines`` (default: spectral, spleeter and demucs) that ``registry.check``
+passes is loaded once (the load time is reported) and streamed through ``separate()`` in
+1-second blocks, on one core (BLAS limited to one thread, ``threads=1``). On the real set it is
+asked for vocals and accompaniment; on the synthetic set for all five stems at once (only
+vocals and accompaniment with ``--vocals``; only the synthetic set with ``--stems``). The
+real-time factor is processing time over audio time. ``--variants`` adds stock Spleeter and
+each of this engine's changes to it, one at a time, to show what each is worth.
+
+Quality is the SI-SDR improvement in dB (estimate minus mixture-as-estimate), computed as the
+development set's scorer does: each channel made zero-mean, both channels scored together under
+one scale factor. An oracle ideal ratio mask (magnitude ratio, 2048-point STFT) is printed as a
+ceiling for mask-based engines.
+
+``--long MINUTES`` instead streams that many minutes of stereo noise (1-second blocks) through
+each engine, for vocals and accompaniment (all five stems with ``--stems``), and prints the
+real-time factor, whether exactly as many samples came out as went in, and the process's peak
+resident memory (run one engine per process for a clean peak).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # before numpy is imported: the RTF is measured on one core
@@ -38,29 +55,34 @@ from scipy import signal  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from yinzi.engines.separation.spectral import INSTRUMENTS, SpectralSeparator  # noqa: E402
+from yinzi.engines import registry  # noqa: E402
+from yinzi.settings import Settings  # noqa: E402
 
 Audio = npt.NDArray[np.float32]
 BLOCK_SECONDS = 1.0
+RATE = 44100
 IRM_FFT = 2048
+PAIR = ("vocals", "accompaniment")
+FIVE = ("vocals", "accompaniment", "drums", "bass", "other")
+SPLEETER_VARIANTS: dict[str, dict[str, Any]] = {
+    "spleeter stock": {"extension": "zeros", "filter": "ratio"},
+    "spleeter +band": {"extension": "top", "filter": "ratio"},
+    "spleeter +Wiener": {"extension": "zeros", "filter": "wiener"},
+}
+"""Stock Spleeter (masks as the networks give them, nothing above 11 kHz) and each change alone."""
 
 
 @dataclass(frozen=True)
-class Row:
-    clip: str
-    floor_voc: float
-    est_voc: float
-    floor_acc: float
-    est_acc: float
+class Contender:
+    label: str
+    engine: str
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Result:
+    gains: dict[str, float]
     rtf: float
-
-    @property
-    def gain_voc(self) -> float:
-        return self.est_voc - self.floor_voc
-
-    @property
-    def gain_acc(self) -> float:
-        return self.est_acc - self.floor_acc
 
 
 def decode(path: Path) -> Audio:
@@ -78,15 +100,15 @@ def decode(path: Path) -> Audio:
 
 
 def si_sdr(reference: Audio, estimate: Audio) -> float:
-    """Scale-invariant SDR in dB over all channels flattened (no mean removal)."""
-    ref = reference.astype(np.float64).ravel()
-    est = estimate.astype(np.float64).ravel()
-    scale = np.dot(est, ref) / max(np.dot(ref, ref), 1e-12)
+    """SI-SDR in dB: zero-mean channels, one scale factor for both (the devset scorer's)."""
+    ref = reference.astype(np.float64)
+    est = estimate.astype(np.float64)
+    ref = ref - ref.mean(axis=-1, keepdims=True)
+    est = est - est.mean(axis=-1, keepdims=True)
+    scale = np.sum(est * ref) / max(np.sum(ref * ref), 1e-12)
     target = scale * ref
     noise = est - target
-    return float(
-        10 * np.log10(max(np.dot(target, target), 1e-12) / max(np.dot(noise, noise), 1e-12))
-    )
+    return float(10 * np.log10(max(np.sum(target**2), 1e-12) / max(np.sum(noise**2), 1e-12)))
 
 
 def blocks(audio: Audio, size: int) -> Iterator[Audio]:
@@ -94,17 +116,25 @@ def blocks(audio: Audio, size: int) -> Iterator[Audio]:
         yield audio[:, start : start + size]
 
 
-def run_engine(mixture: Audio, rate: int, stems: tuple[str, ...]) -> tuple[dict[str, Audio], float]:
+def references(folder: Path, stems: tuple[str, ...]) -> tuple[Audio, dict[str, Audio]]:
+    mixture = decode(folder / "mixture.flac")
+    refs = {}
+    for stem in stems:
+        path = folder / f"{stem}.flac"
+        refs[stem] = decode(path) if path.exists() else mixture - refs["vocals"]
+    return mixture, refs
+
+
+def separate(engine: Any, mixture: Audio, stems: tuple[str, ...]) -> tuple[dict[str, Audio], float]:
     """The engine's estimate of each stem, and the real-time factor."""
-    engine = SpectralSeparator()
     out: dict[str, list[Audio]] = {stem: [] for stem in stems}
     start = time.perf_counter()
-    for piece in engine.separate(blocks(mixture, int(rate * BLOCK_SECONDS)), stems):
+    for piece in engine.separate(blocks(mixture, int(RATE * BLOCK_SECONDS)), stems):
         for stem, block in piece.items():
             out[stem].append(block)
     elapsed = time.perf_counter() - start
     estimates = {stem: np.concatenate(parts, axis=1) for stem, parts in out.items()}
-    return estimates, elapsed * rate / mixture.shape[1]
+    return estimates, elapsed * RATE / mixture.shape[1]
 
 
 def oracle_irm(mixture: Audio, sources: list[Audio]) -> list[Audio]:
@@ -117,127 +147,146 @@ def oracle_irm(mixture: Audio, sources: list[Audio]) -> list[Audio]:
     return [np.asarray(e[:, : mixture.shape[1]], dtype=np.float32) for e in estimates]
 
 
-def evaluate(folder: Path) -> tuple[Row, Row]:
-    mixture = decode(folder / "mixture.flac")
-    vocals = decode(folder / "vocals.flac")
-    accompaniment = mixture - vocals
-    rate = SpectralSeparator.sample_rate
-    estimates, rtf = run_engine(mixture, rate, ("vocals", "accompaniment"))
-    est_v, est_a = estimates["vocals"], estimates["accompaniment"]
-    floor_v, floor_a = si_sdr(vocals, mixture), si_sdr(accompaniment, mixture)
-    row = Row(
-        folder.name, floor_v, si_sdr(vocals, est_v), floor_a, si_sdr(accompaniment, est_a), rtf
-    )
-    irm_v = oracle_irm(mixture, [vocals, accompaniment])[0]
-    irm = Row(
-        folder.name,
-        floor_v,
-        si_sdr(vocals, irm_v),
-        floor_a,
-        si_sdr(accompaniment, mixture - irm_v),
-        0,
-    )
-    return row, irm
+def score(mixture: Audio, refs: dict[str, Audio], estimates: dict[str, Audio]) -> dict[str, float]:
+    return {
+        stem: si_sdr(ref, estimates[stem]) - si_sdr(ref, mixture)
+        for stem, ref in refs.items()
+        if stem in estimates
+    }
 
 
-def mean_row(name: str, rows: list[Row]) -> Row:
-    def avg(attr: str) -> float:
-        return float(np.mean([getattr(r, attr) for r in rows]))
+def oracle(folder: Path, stems: tuple[str, ...]) -> Result:
+    mixture, refs = references(folder, stems)
+    pair = oracle_irm(mixture, [refs["vocals"], refs["accompaniment"]])
+    masked = dict(zip(PAIR, pair, strict=True))
+    if len(stems) > 2:
+        four = oracle_irm(mixture, [refs[stem] for stem in ("vocals", "drums", "bass", "other")])
+        masked.update(zip(("drums", "bass", "other"), four[1:], strict=True))
+    return Result(score(mixture, refs, masked), 0.0)
 
-    fields = ("floor_voc", "est_voc", "floor_acc", "est_acc", "rtf")
-    return Row(name, *(avg(f) for f in fields))
+
+def contenders(names: list[str], variants: bool) -> list[Contender]:
+    settings = Settings()
+    chosen: list[Contender] = []
+    for short in names:
+        name = short if "." in short else f"separation.{short}"
+        options = dict(settings.engine_options(name))
+        if "threads" in options:
+            options["threads"] = 1
+        if "cpu_threads" in options:
+            options["cpu_threads"] = 1
+        problem = registry.check(name, options)
+        if problem is not None:
+            print(f"skipping {name}: {problem}")
+            continue
+        if name == "separation.spleeter" and variants:
+            for label, extra in SPLEETER_VARIANTS.items():
+                chosen.append(Contender(label, name, {**options, **extra}))
+        chosen.append(Contender(name.removeprefix("separation."), name, options))
+    return chosen
 
 
-def print_table(rows: list[Row], irm: Row) -> None:
-    header = (
-        f"{'clip':<12}{'voc mix':>9}{'voc est':>9}{'voc +dB':>9}"
-        f"{'acc mix':>9}{'acc est':>9}{'acc +dB':>9}{'RTF':>8}"
-    )
-    print("SI-SDR in dB (scale-invariant, no mean removal, channels flattened); RTF on one core")
+def run_set(
+    contender: Contender, folders: list[Path], stems: tuple[str, ...]
+) -> tuple[float, list[tuple[str, Result]]]:
+    start = time.perf_counter()
+    engine = registry.load(contender.engine, "separation", **contender.options)
+    load: Callable[[], object] | None = getattr(engine, "load", None)
+    if load is not None:
+        load()
+    load_seconds = time.perf_counter() - start
+    rows = []
+    for folder in folders:
+        mixture, refs = references(folder, stems)
+        wanted = tuple(stem for stem in stems if stem in engine.stems)
+        estimates, rtf = separate(engine, mixture, wanted)
+        rows.append((folder.name, Result(score(mixture, refs, estimates), rtf)))
+    return load_seconds, rows
+
+
+def mean(results: list[Result]) -> Result:
+    stems = results[0].gains.keys()
+    gains = {stem: float(np.mean([r.gains.get(stem, np.nan) for r in results])) for stem in stems}
+    return Result(gains, float(np.mean([r.rtf for r in results])))
+
+
+def print_table(title: str, stems: tuple[str, ...], rows: list[tuple[str, str, Result]]) -> None:
+    print(title)
+    header = f"{'engine':<20}{'load s':>8}{'RTF':>8}" + "".join(f"{s[:6]:>9}" for s in stems)
     print(header)
     print("-" * len(header))
-    for row in rows:
-        if row is rows[-1]:
-            print("-" * len(header))
-        rtf = f"{row.rtf:8.4f}" if row.rtf else f"{'-':>8}"
-        print(
-            f"{row.clip:<12}{row.floor_voc:9.2f}{row.est_voc:9.2f}{row.gain_voc:9.2f}"
-            f"{row.floor_acc:9.2f}{row.est_acc:9.2f}{row.gain_acc:9.2f}{rtf}"
-        )
-    print(
-        f"{irm.clip:<12}{irm.floor_voc:9.2f}{irm.est_voc:9.2f}{irm.gain_voc:9.2f}"
-        f"{irm.floor_acc:9.2f}{irm.est_acc:9.2f}{irm.gain_acc:9.2f}{'-':>8}"
-    )
-
-
-@dataclass(frozen=True)
-class StemRow:
-    """SI-SDR of the mixture (floor) and of the estimate for each of `INSTRUMENTS`."""
-
-    clip: str
-    floors: tuple[float, ...]
-    estimates: tuple[float, ...]
-    rtf: float
-
-
-def evaluate_stems(folder: Path) -> tuple[StemRow, StemRow]:
-    mixture = decode(folder / "mixture.flac")
-    references = [decode(folder / f"{stem}.flac") for stem in ("vocals", *INSTRUMENTS)]
-    rate = SpectralSeparator.sample_rate
-    estimates, rtf = run_engine(mixture, rate, ("vocals", *INSTRUMENTS))
-    floors = tuple(si_sdr(ref, mixture) for ref in references[1:])
-    scores = tuple(
-        si_sdr(ref, estimates[s]) for ref, s in zip(references[1:], INSTRUMENTS, strict=True)
-    )
-    irm = oracle_irm(mixture, references)[1:]
-    oracle = tuple(si_sdr(ref, est) for ref, est in zip(references[1:], irm, strict=True))
-    return StemRow(folder.name, floors, scores, rtf), StemRow(folder.name, floors, oracle, 0)
-
-
-def mean_stem_row(name: str, rows: list[StemRow]) -> StemRow:
-    floors = tuple(np.mean([r.floors for r in rows], axis=0).tolist())
-    estimates = tuple(np.mean([r.estimates for r in rows], axis=0).tolist())
-    return StemRow(name, floors, estimates, float(np.mean([r.rtf for r in rows])))
-
-
-def print_stem_table(rows: list[StemRow], irm: StemRow) -> None:
-    columns = "".join(f"{f'{s} {c}':>12}" for s in INSTRUMENTS for c in ("mix", "est", "+dB"))
-    header = f"{'clip':<12}{columns}{'RTF':>8}"
-    print("Four stems requested together (vocals, drums, bass, other); SI-SDR in dB")
-    print(header)
-    print("-" * len(header))
-    for row in [*rows, irm]:
-        if row is rows[-1]:
-            print("-" * len(header))
+    for label, load, result in rows:
+        rtf = f"{result.rtf:8.3f}" if result.rtf else f"{'-':>8}"
         cells = "".join(
-            f"{floor:12.2f}{est:12.2f}{est - floor:12.2f}"
-            for floor, est in zip(row.floors, row.estimates, strict=True)
+            f"{result.gains[s]:+9.2f}" if s in result.gains else f"{'-':>9}" for s in stems
         )
-        rtf = f"{row.rtf:8.4f}" if row.rtf else f"{'-':>8}"
-        print(f"{row.clip:<12}{cells}{rtf}")
+        print(f"{label:<20}{load:>8}{rtf}{cells}")
+    print()
+
+
+def bench_set(
+    title: str, folders: list[Path], stems: tuple[str, ...], chosen: list[Contender], per_clip: bool
+) -> None:
+    rows: list[tuple[str, str, Result]] = []
+    for contender in chosen:
+        load_seconds, results = run_set(contender, folders, stems)
+        if per_clip:
+            rows += [(f"  {contender.label[:9]} {clip}", "", r) for clip, r in results]
+        rows.append((contender.label, f"{load_seconds:.2f}", mean([r for _, r in results])))
+    rows.append(("oracle IRM", "", mean([oracle(folder, stems) for folder in folders])))
+    print_table(title, stems, rows)
+
+
+def long_run(contender: Contender, minutes: float, stems: tuple[str, ...]) -> None:
+    engine = registry.load(contender.engine, "separation", **contender.options)
+    noise = (np.random.default_rng(0).standard_normal((2, RATE * 10)) * 0.1).astype(np.float32)
+    count = round(minutes * 60)
+    second = [noise[:, (i % 10) * RATE : (i % 10 + 1) * RATE] for i in range(10)]
+    wanted = tuple(stem for stem in stems if stem in engine.stems)
+    start = time.perf_counter()
+    produced = 0
+    for piece in engine.separate((second[i % 10] for i in range(count)), wanted):
+        produced += next(iter(piece.values())).shape[1]
+    rtf = (time.perf_counter() - start) / (count * BLOCK_SECONDS)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    exact = "exact" if produced == count * RATE else f"{produced} of {count * RATE} samples"
+    print(
+        f"{contender.label}: {minutes:g} min of {'/'.join(wanted)}: RTF {rtf:.3f}, {exact}, "
+        f"peak RSS {peak_mb:.0f} MB (this process so far)"
+    )
+
+
+def clips(folder: Path, limit: int | None) -> list[Path]:
+    found = sorted(p for p in folder.resolve().iterdir() if (p / "mixture.flac").exists())
+    return found[:limit]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "eval" / "music")
+    shared = REPO / ".." / "shared" / "eval"
+    parser.add_argument("--real", type=Path, default=shared / "real" / "music")
+    parser.add_argument("--data", type=Path, default=shared / "music")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N clips")
+    parser.add_argument("--engines", default="spectral,spleeter,demucs")
+    parser.add_argument("--variants", action="store_true", help="stock Spleeter and each change")
+    parser.add_argument("--per-clip", action="store_true", help="a row per clip too")
     part = parser.add_mutually_exclusive_group()
-    part.add_argument("--vocals", action="store_true", help="only the vocals/accompaniment part")
-    part.add_argument("--stems", action="store_true", help="only the four-stem part")
+    part.add_argument("--vocals", action="store_true", help="vocals and accompaniment only")
+    part.add_argument("--stems", action="store_true", help="only the synthetic five-stem part")
+    parser.add_argument("--long", type=float, default=None, metavar="MINUTES")
     args = parser.parse_args()
-    folders = sorted(p for p in args.data.resolve().iterdir() if (p / "mixture.flac").exists())
-    folders = folders[: args.limit]
-    if not args.stems:
-        rows, oracle = zip(*(evaluate(folder) for folder in folders), strict=True)
-        print_table([*rows, mean_row("mean", list(rows))], mean_row("oracle IRM", list(oracle)))
-    if not args.vocals:
-        if not args.stems:
-            print()
-        stem_rows, stem_oracle = zip(*(evaluate_stems(folder) for folder in folders), strict=True)
-        print_stem_table(
-            [*stem_rows, mean_stem_row("mean", list(stem_rows))],
-            mean_stem_row("oracle IRM", list(stem_oracle)),
-        )
+    chosen = contenders(args.engines.split(","), args.variants)
+    if args.long is not None:
+        for contender in chosen:
+            long_run(contender, args.long, FIVE if args.stems else PAIR)
+        return
+    print("SI-SDR improvement in dB (zero-mean channels, one scale); RTF on one core\n")
+    if not args.stems and args.real.exists():
+        real = clips(args.real, args.limit)
+        bench_set(f"Real recordings ({len(real)} clips)", real, PAIR, chosen, args.per_clip)
+    synthetic = clips(args.data, args.limit)
+    stems = PAIR if args.vocals else FIVE
+    bench_set(f"Synthetic mixes ({len(synthetic)} clips)", synthetic, stems, chosen, args.per_clip)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -75,10 +76,18 @@ def test_engines_lists_every_engine_and_the_jobs_that_use_it() -> None:
     for name in ("separation.spectral", "transcription.pocketsphinx"):
         assert name in listing
     assert "extract-text" in listing and "track-separation" in listing
-    block = listing.split("separation.spectral:")[1].splitlines()[1:]
-    spectral = "\n".join(line for line in block[:2] if line.startswith("  "))
-    assert "split_stem" in spectral and "separate_vocal" in spectral  # one engine, several jobs
+    # auto picks one separation engine (Spleeter where its weights are installed) for every job
+    blocks = [_block(listing, name) for name in ("separation.spectral", "separation.spleeter")]
+    used = [block for block in blocks if "used for" in block]
+    assert len(used) == 1
+    assert "split_stem" in used[0] and "separate_vocal" in used[0]  # one engine, several jobs
     assert "text-to-music" in listing and "short-video analyze" in listing
+
+
+def _block(listing: str, name: str) -> str:
+    """The indented lines under ``name:`` in the ``yinzi engines`` listing."""
+    lines = listing.split(f"{name}:")[1].splitlines()[1:]
+    return "\n".join(itertools.takewhile(lambda line: line.startswith("  "), lines))
 
 
 def test_errors_are_one_clear_line_without_a_traceback(data_dir: Path) -> None:

@@ -51,6 +51,16 @@ register(
 
 register(
     EngineSpec(
+        name="separation.spleeter",
+        family="separation",
+        target="yinzi.engines.separation.spleeter:SpleeterSeparator",
+        summary="Deezer Spleeter 2-stem U-Nets in numpy (MIT weights): vocals, accompaniment; "
+        "drums, bass, other split from it",
+        requires=("numpy", "scipy"),
+    )
+)
+register(
+    EngineSpec(
         name="separation.demucs",
         family="separation",
         target="yinzi.engines.separation.demucs:DemucsSeparator",

@@ -3,9 +3,10 @@
 Frames sit at fixed absolute positions: frame ``j`` covers samples ``[j*hop - pad, j*hop - pad +
 n_fft)`` of the input, where ``pad = n_fft - hop`` leading zeros are implied. Because frame
 positions never depend on how the input was cut into blocks, any block pattern yields the same
-frames. A square-root Hann window is used for analysis and synthesis; with ``hop = n_fft / 4`` the
-squared windows sum to a constant, so resynthesising unmodified frames returns the input exactly
-(delayed by ``pad`` samples, which `OverlapAdd` drops).
+frames. The same window is used for analysis and synthesis, a square-root Hann unless another is
+given (Spleeter's networks expect Hann-windowed magnitudes); with ``hop = n_fft / 4`` the squared
+windows of either sum to a constant, which synthesis divides out, so resynthesising unmodified
+frames returns the input exactly (delayed by ``pad`` samples, which `OverlapAdd` drops).
 """
 
 from __future__ import annotations
@@ -19,18 +20,23 @@ Frames = npt.NDArray[np.complex64]
 Samples = npt.NDArray[np.float32]
 
 
+def hann(n_fft: int) -> Samples:
+    """The periodic Hann window."""
+    return np.hanning(n_fft + 1)[:-1].astype(np.float32)
+
+
 def sqrt_hann(n_fft: int) -> Samples:
     """The periodic square-root Hann window."""
-    return np.sqrt(np.hanning(n_fft + 1)[:-1]).astype(np.float32)
+    return np.sqrt(hann(n_fft))
 
 
 class FrameAnalyser:
     """Cuts a stream of ``(channels, n)`` blocks into windowed spectra."""
 
-    def __init__(self, channels: int, n_fft: int, hop: int) -> None:
+    def __init__(self, channels: int, n_fft: int, hop: int, window: Samples | None = None) -> None:
         self.n_fft = n_fft
         self.hop = hop
-        self._window = sqrt_hann(n_fft)
+        self._window = sqrt_hann(n_fft) if window is None else window
         self._pending: Samples = np.zeros((channels, n_fft - hop), np.float32)
 
     def push(self, block: Samples) -> Frames:
@@ -49,10 +55,12 @@ class FrameAnalyser:
 class OverlapAdd:
     """Turns spectra back into samples, emitting only samples no later frame can change."""
 
-    def __init__(self, channels: int, n_fft: int, hop: int) -> None:
+    def __init__(self, channels: int, n_fft: int, hop: int, window: Samples | None = None) -> None:
+        """``window``: the analysis window (square-root Hann by default); synthesis uses it too."""
         self.n_fft = n_fft
         self.hop = hop
-        self._window = sqrt_hann(n_fft) * np.float32(hop / np.sum(sqrt_hann(n_fft) ** 2))
+        window = sqrt_hann(n_fft) if window is None else window
+        self._window = window * np.float32(hop / np.sum(window**2))
         self._tail: Samples = np.zeros((channels, n_fft - hop), np.float32)
         self._to_skip = n_fft - hop
 

@@ -1,0 +1,260 @@
+"""``separation.spleeter``: Deezer's Spleeter 2-stem U-Nets, run in numpy, with a better finish.
+
+Method. A streaming STFT (4096-point Hann, hop 1024) of the mixture; the magnitudes of the
+lowest 1024 bins (0 to 11 kHz), stereo as two channels, are cut into patches of 512 frames
+(about 12 s) and each patch goes through two U-Nets (``_spleeter_net``), one per stem, each
+giving a soft mask. From there stock Spleeter takes each stem's squared estimate over the sum
+of both and leaves everything above 11 kHz out of both stems. This engine, by default, instead
+(``_wiener``) carries the masks on above 11 kHz from the top octave of the modelled band, and
+combines the two stems' estimates with a stereo Wiener filter (one EM step), with the
+accompaniment the mixture minus the vocals. ``SpleeterOptions(extension="zeros",
+filter="ratio")`` gives stock Spleeter's output.
+
+Instruments. When ``drums``, ``bass`` or ``other`` is requested, the accompaniment's magnitudes
+are split by harmonic/percussive median filtering and a bass crossover (``_stems``); the three
+shares of the accompaniment add up to it, so ``vocals + drums + bass + other`` is the mixture.
+
+Weights are the ``spleeter-2stems`` model (``yinzi models install spleeter-2stems``), verified
+and loaded on the first ``separate`` by a restricted unpickler (``_checkpoint``); torch is never
+imported. Matrix products use at most ``threads`` BLAS threads.
+
+Invariants. Patches sit at absolute frame positions and are processed once the frames after
+them that the instrument split looks at have arrived, so the output does not depend on how the
+input was cut into blocks. Each stem yields exactly as many samples as went in (the tail is
+flushed with zero padding, a partial last patch is zero-padded for the networks). State is one
+patch and a little look-ahead, so memory does not grow with the stream's duration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from yinzi import models
+from yinzi.engines.separation import _blas
+from yinzi.engines.separation._checkpoint import load_arrays
+from yinzi.engines.separation._spleeter_net import UNet
+from yinzi.engines.separation._stems import StemSplitter
+from yinzi.engines.separation._stft import FrameAnalyser, Frames, OverlapAdd, hann
+from yinzi.engines.separation._wiener import EXTENSIONS, extend, ratio_filter, wiener_filter
+from yinzi.engines.separation.base import Block, Progress
+from yinzi.errors import ConfigurationError
+
+__all__ = ["SpleeterOptions", "SpleeterSeparator"]
+
+MODEL = "spleeter-2stems"
+N_FFT = 4096
+HOP = 1024
+MODELLED_BINS = 1024
+PATCH_FRAMES = 512
+SPLIT_FRAMES = 128  # frames split into instruments at once
+INSTRUMENTS = ("drums", "bass", "other")
+FILTERS = ("ratio", "wiener")
+
+
+@dataclass(frozen=True)
+class SpleeterOptions:
+    """How the networks' masks become stems; the defaults are generic, not fitted to any clip."""
+
+    extension: str = "top"  # above 11 kHz: "zeros" (stock), "average" (Spleeter's), "top"
+    filter: str = "wiener"  # "ratio" (stock: power ratio of the estimates) or "wiener"
+    power: float = 2.0  # exponent of the ratio filter (stock: 2)
+    percussive_frames: int = 15  # time median for the harmonic estimate (about 0.35 s)
+    percussive_bins: int = 35  # frequency median for the percussive estimate (about 370 Hz)
+    bass_cut_hz: float = 250.0  # crossover between bass and other for pitched sound
+
+
+class SpleeterSeparator:
+    """Vocals and accompaniment from Spleeter's networks; drums, bass and other split from it."""
+
+    name: str = "separation.spleeter"
+    sample_rate: int = 44100
+    stems: tuple[str, ...] = ("vocals", "accompaniment", *INSTRUMENTS)
+
+    def __init__(
+        self,
+        *,
+        models_dir: str | Path,
+        threads: int = 1,
+        options: SpleeterOptions | None = None,
+        **overrides: Any,
+    ) -> None:
+        """Use ``options`` (default: `SpleeterOptions()`) with any field overridden by name."""
+        self.models_dir = Path(models_dir)
+        self.threads = max(1, threads)
+        self.options = replace(options or SpleeterOptions(), **overrides)
+        if self.options.extension not in EXTENSIONS:
+            raise ConfigurationError(f"extension must be one of {EXTENSIONS}")
+        if self.options.filter not in FILTERS:
+            raise ConfigurationError(f"filter must be one of {FILTERS}")
+        self._nets: tuple[UNet, UNet] | None = None
+
+    @classmethod
+    def availability(cls, *, models_dir: str | Path, **_: object) -> str | None:
+        """Why the weights cannot be used from ``models_dir``, or None when they are installed."""
+        try:
+            models.require(MODEL, Path(models_dir))
+        except ConfigurationError as exc:
+            return exc.message
+        return None
+
+    def load(self) -> tuple[UNet, UNet]:
+        """The vocals and accompaniment networks, verified and loaded once."""
+        if self._nets is None:
+            folder = models.require(MODEL, self.models_dir)
+            vocals = UNet(load_arrays(folder / "vocals.ckpt"))
+            self._nets = (vocals, UNet(load_arrays(folder / "accompaniment.ckpt")))
+        return self._nets
+
+    def separate(
+        self,
+        blocks: Iterable[Block],
+        stems: Sequence[str],
+        progress: Progress | None = None,
+    ) -> Iterator[dict[str, Block]]:
+        unknown = [stem for stem in stems if stem not in self.stems]
+        if unknown:
+            raise ValueError(f"unknown stem(s) {unknown}; this engine makes {self.stems}")
+        nets = self.load()
+        stream: _Stream | None = None
+        seen = 0
+        for block in blocks:
+            block = np.asarray(block, np.float32)
+            if stream is None:
+                if block.shape[0] not in (1, 2):
+                    raise ValueError(
+                        f"Spleeter takes mono or stereo, not {block.shape[0]} channels"
+                    )
+                stream = _Stream(block.shape[0], self.sample_rate, nets, self.options, stems)
+            if block.shape[0] != stream.channels:
+                raise ValueError(f"block has {block.shape[0]} channels, expected {stream.channels}")
+            seen += block.shape[1]
+            with _blas.limit(self.threads):
+                out = stream.push(block)
+            yield from _select(out, stems)
+            if progress is not None:
+                progress(seen / self.sample_rate)
+        if stream is not None:
+            with _blas.limit(self.threads):
+                out = stream.finish()
+            yield from _select(out, stems)
+
+
+def _select(by_name: dict[str, Block], stems: Sequence[str]) -> Iterator[dict[str, Block]]:
+    if next(iter(by_name.values())).shape[1]:
+        yield {stem: by_name[stem] for stem in stems}
+
+
+class _Stream:
+    """Separation state for one stream of blocks with a fixed channel count."""
+
+    def __init__(
+        self,
+        channels: int,
+        rate: int,
+        nets: tuple[UNet, UNet],
+        options: SpleeterOptions,
+        stems: Sequence[str],
+    ) -> None:
+        self.channels = channels
+        self.total = 0
+        self.emitted = 0
+        self._nets = nets
+        self._options = options
+        window = hann(N_FFT)
+        bins = N_FFT // 2 + 1
+        self._analyser = FrameAnalyser(channels, N_FFT, HOP, window)
+        # only the requested stems are resynthesised (one at least, to count the samples out)
+        self._synths = {
+            stem: OverlapAdd(channels, N_FFT, HOP, window) for stem in stems or ["vocals"]
+        }
+        self._pending: Frames = np.zeros((channels, 0, bins), np.complex64)
+        self._splitter: StemSplitter | None = None
+        if any(stem in INSTRUMENTS for stem in stems):
+            self._splitter = StemSplitter(
+                np.arange(bins, dtype=np.float64) * rate / N_FFT,
+                time_frames=options.percussive_frames,
+                freq_bins=options.percussive_bins,
+                bass_cut_hz=options.bass_cut_hz,
+                kick_cut_hz=0.0,
+                future_limit=PATCH_FRAMES,
+            )
+        self._lookahead = self._splitter.lookahead if self._splitter else 0
+
+    def push(self, block: Block) -> dict[str, Block]:
+        self.total += block.shape[1]
+        self._pending = np.concatenate([self._pending, self._analyser.push(block)], axis=1)
+        ready = PATCH_FRAMES + self._lookahead
+        return self._drain(lambda pending: pending >= ready)
+
+    def finish(self) -> dict[str, Block]:
+        """Flush: pad with zeros so every input sample is covered, then trim to the input length."""
+        padding = np.zeros((self.channels, N_FFT), np.float32)
+        self._pending = np.concatenate([self._pending, self._analyser.push(padding)], axis=1)
+        out = self._drain(lambda pending: pending > 0)
+        keep = self.total - self.emitted + next(iter(out.values())).shape[1]
+        return {stem: samples[:, :keep] for stem, samples in out.items()}
+
+    def _drain(self, more: Callable[[int], bool]) -> dict[str, Block]:
+        parts: dict[str, list[Block]] = {stem: [] for stem in self._synths}
+        while more(self._pending.shape[1]):
+            count = min(PATCH_FRAMES, self._pending.shape[1])
+            spectra = self._separate(self._pending[:, : count + self._lookahead], count)
+            for stem, synth in self._synths.items():
+                parts[stem].append(synth.push(spectra[stem]))
+            self._pending = self._pending[:, count:]
+        empty = np.zeros((self.channels, 0), np.float32)
+        out = {stem: np.concatenate([empty, *pieces], axis=1) for stem, pieces in parts.items()}
+        self.emitted += next(iter(out.values())).shape[1]
+        return out
+
+    def _separate(self, spectra: Frames, count: int) -> dict[str, Frames]:
+        """Every stem's spectra for the first ``count`` frames of ``spectra``."""
+        mixture = spectra[:, :count]
+        mags = np.abs(mixture)
+        patch = np.zeros((2, PATCH_FRAMES, MODELLED_BINS), np.float32)
+        patch[:, :count] = mags[:, :, :MODELLED_BINS]  # a mono channel goes to both
+        masks = [net(patch)[:, :count] for net in self._nets]
+        if self.channels == 1:
+            masks = [mask.mean(axis=0, keepdims=True) for mask in masks]
+        bins = mags.shape[-1]
+        estimates = [extend(mask, bins, self._options.extension) * mags for mask in masks]
+        if self._options.filter == "wiener" and self.channels == 2:
+            vocals, accompaniment = wiener_filter(mixture, estimates)
+        else:
+            vocals, accompaniment = ratio_filter(mixture, estimates, self._options.power)
+        out = {"vocals": vocals, "accompaniment": accompaniment}
+        if self._splitter is not None:
+            out.update(self._instruments(accompaniment, spectra[:, count:]))
+        return out
+
+    def _instruments(self, accompaniment: Frames, ahead: Frames) -> dict[str, Frames]:
+        """Drums, bass and other, which add up to ``accompaniment``.
+
+        The frames ``ahead`` (the look-ahead of the time median) have no network estimate
+        yet; the mixture stands in for their accompaniment.
+        """
+        assert self._splitter is not None
+        count = accompaniment.shape[1]
+        guide = np.concatenate(
+            [np.abs(accompaniment).mean(axis=0), np.abs(ahead).mean(axis=0)]
+        ).astype(np.float32)
+        no_repetition = np.zeros((0, 0), np.float32)
+        drums, bass = [], []
+        for start in range(0, count, SPLIT_FRAMES):  # bounds the frequency median's copy
+            size = min(SPLIT_FRAMES, count - start)
+            window = guide[start : start + size + self._lookahead]
+            shares = self._splitter.shares(window, no_repetition[:size], size)
+            drums.append(shares[0])
+            bass.append(shares[1])
+        drum_part = (accompaniment * np.concatenate(drums)).astype(np.complex64)
+        bass_part = (accompaniment * np.concatenate(bass)).astype(np.complex64)
+        return {
+            "drums": drum_part,
+            "bass": bass_part,
+            "other": accompaniment - drum_part - bass_part,
+        }
