@@ -28,14 +28,16 @@ patch and a little look-ahead, so memory does not grow with the stream's duratio
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from yinzi import models
-from yinzi.engines.separation import _blas
 from yinzi.engines.separation._checkpoint import load_arrays
 from yinzi.engines.separation._spleeter_net import UNet
 from yinzi.engines.separation._stems import StemSplitter
@@ -133,15 +135,27 @@ class SpleeterSeparator:
             if block.shape[0] != stream.channels:
                 raise ValueError(f"block has {block.shape[0]} channels, expected {stream.channels}")
             seen += block.shape[1]
-            with _blas.limit(self.threads):
+            with _blas_threads(self.threads):
                 out = stream.push(block)
             yield from _select(out, stems)
             if progress is not None:
                 progress(seen / self.sample_rate)
         if stream is not None:
-            with _blas.limit(self.threads):
+            with _blas_threads(self.threads):
                 out = stream.finish()
             yield from _select(out, stems)
+
+
+@cache
+def _controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _blas_threads(threads: int) -> AbstractContextManager[object]:
+    """Numpy's BLAS limited to ``threads`` threads for the body, restored after, so workers do
+    not oversubscribe the cores they share."""
+    limiter: AbstractContextManager[object] = _controller().limit(limits=threads, user_api="blas")
+    return limiter
 
 
 def _select(by_name: dict[str, Block], stems: Sequence[str]) -> Iterator[dict[str, Block]]:
