@@ -33,3 +33,10 @@ class Separator(Protocol):
     ) -> Iterator[dict[str, Block]]:
         """Yield output blocks for each requested stem (a subset of ``self.stems``)."""
         ...
+
+
+def check_stems(stems: Sequence[str], known: Sequence[str]) -> None:
+    """Refuse stems the engine does not make, naming the ones it does."""
+    unknown = [stem for stem in stems if stem not in known]
+    if unknown:
+        raise ValueError(f"unknown stem(s) {unknown}; this engine makes {tuple(known)}")

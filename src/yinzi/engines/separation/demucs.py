@@ -32,7 +32,7 @@ import numpy as np
 from yinzi.engines._torch import resolve_device
 from yinzi.engines.separation import _demucs_models
 from yinzi.engines.separation._demucs_chunks import Audio, CrossfadeChunker, Piece
-from yinzi.engines.separation.base import Block, Progress
+from yinzi.engines.separation.base import Block, Progress, check_stems
 from yinzi.errors import ConfigurationError
 
 __all__ = ["DemucsSeparator"]
@@ -109,9 +109,7 @@ class DemucsSeparator:
     ) -> Iterator[dict[str, Block]]:
         model = self.load()
         self.stems = _stems_of(model.sources)
-        unknown = [stem for stem in stems if stem not in self.stems]
-        if unknown:
-            raise ValueError(f"unknown stem(s) {unknown}; this engine makes {self.stems}")
+        check_stems(stems, self.stems)
         chunker: CrossfadeChunker | None = None
         channels = 0
         for block in blocks:

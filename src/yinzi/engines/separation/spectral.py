@@ -47,7 +47,7 @@ from yinzi.engines.separation._pitch import PitchTracker, harmonic_comb
 from yinzi.engines.separation._repetition import RepetitionModel
 from yinzi.engines.separation._stems import StemSplitter
 from yinzi.engines.separation._stft import FrameAnalyser, Frames, OverlapAdd
-from yinzi.engines.separation.base import Block, Progress
+from yinzi.engines.separation.base import Block, Progress, check_stems
 
 N_FFT = 2048
 HOP = 512
@@ -94,9 +94,7 @@ class SpectralSeparator:
         stems: Sequence[str],
         progress: Progress | None = None,
     ) -> Iterator[dict[str, Block]]:
-        unknown = [stem for stem in stems if stem not in self.stems]
-        if unknown:
-            raise ValueError(f"unknown stem(s) {unknown}; this engine makes {self.stems}")
+        check_stems(stems, self.stems)
         stream: _Stream | None = None
         seen = 0
         for block in blocks:

@@ -43,7 +43,7 @@ from yinzi.engines.separation._spleeter_net import UNet
 from yinzi.engines.separation._stems import StemSplitter
 from yinzi.engines.separation._stft import FrameAnalyser, Frames, OverlapAdd, hann
 from yinzi.engines.separation._wiener import EXTENSIONS, extend, ratio_filter, wiener_filter
-from yinzi.engines.separation.base import Block, Progress
+from yinzi.engines.separation.base import Block, Progress, check_stems
 from yinzi.errors import ConfigurationError
 
 __all__ = ["SpleeterOptions", "SpleeterSeparator"]
@@ -118,9 +118,7 @@ class SpleeterSeparator:
         stems: Sequence[str],
         progress: Progress | None = None,
     ) -> Iterator[dict[str, Block]]:
-        unknown = [stem for stem in stems if stem not in self.stems]
-        if unknown:
-            raise ValueError(f"unknown stem(s) {unknown}; this engine makes {self.stems}")
+        check_stems(stems, self.stems)
         nets = self.load()
         stream: _Stream | None = None
         seen = 0
