@@ -11,6 +11,8 @@ frames returns the input exactly (delayed by ``pad`` samples, which `OverlapAdd`
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
 import numpy as np
 import numpy.typing as npt
 from scipy import fft
@@ -79,3 +81,95 @@ class OverlapAdd:
         skipped = min(self._to_skip, ready.shape[1])
         self._to_skip -= skipped
         return ready[:, skipped:]
+
+
+class ChunkStream:
+    """A stream of ``(channels, n)`` blocks separated a chunk of frames at a time.
+
+    Frames are buffered until ``chunk`` of them and their ``lookahead`` are there; subclasses
+    turn each chunk into every stem's spectra (`separate`), which are resynthesised for the
+    stems asked for only (one at least, to count the samples out).
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        n_fft: int,
+        hop: int,
+        stems: Sequence[str],
+        chunk: int,
+        lookahead: int,
+        window: Samples | None = None,
+    ) -> None:
+        self.channels = channels
+        self.total = 0
+        self.emitted = 0
+        self._n_fft = n_fft
+        self._chunk = chunk
+        self._lookahead = lookahead
+        self._analyser = FrameAnalyser(channels, n_fft, hop, window)
+        self.outputs = list(stems) or ["vocals"]
+        self._synths = {stem: OverlapAdd(channels, n_fft, hop, window) for stem in self.outputs}
+        self._pending: Frames = np.zeros((channels, 0, n_fft // 2 + 1), np.complex64)
+
+    def separate(self, spectra: Frames, count: int) -> dict[str, Frames]:
+        """The spectra of (at least) every stem in `outputs` for the first ``count`` frames of
+        ``spectra``, which holds up to ``lookahead`` frames more."""
+        raise NotImplementedError
+
+    def push(self, block: Samples) -> dict[str, Samples]:
+        self.total += block.shape[1]
+        self._pending = np.concatenate([self._pending, self._analyser.push(block)], axis=1)
+        ready = self._chunk + self._lookahead
+        return self._drain(lambda pending: pending >= ready)
+
+    def finish(self) -> dict[str, Samples]:
+        """Flush: pad with zeros so every input sample is covered, then trim to the input length."""
+        padding = np.zeros((self.channels, self._n_fft), np.float32)
+        self._pending = np.concatenate([self._pending, self._analyser.push(padding)], axis=1)
+        out = self._drain(lambda pending: pending > 0)
+        keep = self.total - self.emitted + next(iter(out.values())).shape[1]
+        return {stem: samples[:, :keep] for stem, samples in out.items()}
+
+    def _drain(self, more: Callable[[int], bool]) -> dict[str, Samples]:
+        parts: dict[str, list[Samples]] = {stem: [] for stem in self._synths}
+        while more(self._pending.shape[1]):
+            count = min(self._chunk, self._pending.shape[1])
+            # exactly the chunk and its look-ahead, however many frames the blocks brought
+            spectra = self.separate(self._pending[:, : count + self._lookahead], count)
+            for stem, synth in self._synths.items():
+                parts[stem].append(synth.push(spectra[stem]))
+            self._pending = self._pending[:, count:]
+        empty = np.zeros((self.channels, 0), np.float32)
+        out = {stem: np.concatenate([empty, *pieces], axis=1) for stem, pieces in parts.items()}
+        self.emitted += next(iter(out.values())).shape[1]
+        return out
+
+
+def separate_blocks(
+    blocks: Iterable[Samples],
+    open_stream: Callable[[int], ChunkStream],
+    stems: Sequence[str],
+    sample_rate: int,
+    progress: Callable[[float], None] | None = None,
+) -> Iterator[dict[str, Samples]]:
+    """Run ``blocks`` through a stream opened for the first block's channel count, yielding the
+    ``stems`` asked for and reporting the seconds read to ``progress``."""
+    stream: ChunkStream | None = None
+    seen = 0
+    for block in blocks:
+        block = np.asarray(block, np.float32)
+        stream = stream or open_stream(block.shape[0])
+        if block.shape[0] != stream.channels:
+            raise ValueError(f"block has {block.shape[0]} channels, expected {stream.channels}")
+        seen += block.shape[1]
+        yield from _select(stream.push(block), stems)
+        if progress is not None:
+            progress(seen / sample_rate)
+    if stream is not None:
+        yield from _select(stream.finish(), stems)
+
+
+def _select(by_name: dict[str, Samples], stems: Sequence[str]) -> Iterator[dict[str, Samples]]:
+    if next(iter(by_name.values())).shape[1]:
+        yield {stem: by_name[stem] for stem in stems}

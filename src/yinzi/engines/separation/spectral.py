@@ -36,7 +36,7 @@ stream's duration.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -46,7 +46,7 @@ import numpy.typing as npt
 from yinzi.engines.separation._pitch import PitchTracker, harmonic_comb
 from yinzi.engines.separation._repetition import RepetitionModel
 from yinzi.engines.separation._stems import StemSplitter
-from yinzi.engines.separation._stft import FrameAnalyser, Frames, OverlapAdd
+from yinzi.engines.separation._stft import ChunkStream, Frames, separate_blocks
 from yinzi.engines.separation.base import Block, Progress, check_stems
 
 N_FFT = 2048
@@ -95,42 +95,25 @@ class SpectralSeparator:
         progress: Progress | None = None,
     ) -> Iterator[dict[str, Block]]:
         check_stems(stems, self.stems)
-        stream: _Stream | None = None
-        seen = 0
-        for block in blocks:
-            block = np.asarray(block, np.float32)
-            stream = stream or _Stream(block.shape[0], self.sample_rate, self.options, stems)
-            if block.shape[0] != stream.channels:
-                raise ValueError(f"block has {block.shape[0]} channels, expected {stream.channels}")
-            seen += block.shape[1]
-            yield from _select(stream.push(block), stems)
-            if progress is not None:
-                progress(seen / self.sample_rate)
-        if stream is not None:
-            yield from _select(stream.finish(), stems)
+
+        def open_stream(channels: int) -> _Stream:
+            return _Stream(channels, self.sample_rate, self.options, stems)
+
+        return separate_blocks(blocks, open_stream, stems, self.sample_rate, progress)
 
 
-def _select(by_name: dict[str, Block], stems: Sequence[str]) -> Iterator[dict[str, Block]]:
-    if next(iter(by_name.values())).shape[1]:
-        yield {stem: by_name[stem] for stem in stems}
-
-
-class _Stream:
+class _Stream(ChunkStream):
     """Separation state for one stream of blocks with a fixed channel count."""
 
     def __init__(
         self, channels: int, rate: int, options: SpectralOptions, stems: Sequence[str]
     ) -> None:
+        super().__init__(
+            channels, N_FFT, HOP, stems, options.chunk_frames, options.lookahead_frames
+        )
         self.options = options
-        self.channels = channels
-        self.total = 0
-        self.emitted = 0
         bin_hz = rate / N_FFT
         bins = N_FFT // 2 + 1
-        self._analyser = FrameAnalyser(channels, N_FFT, HOP)
-        # only the requested stems are resynthesised (one at least, to count the samples out)
-        self._synths = {stem: OverlapAdd(channels, N_FFT, HOP) for stem in stems or ["vocals"]}
-        self._pending: Frames = np.zeros((channels, 0, bins), np.complex64)
         frame_rate = rate / HOP
         self._repetition = RepetitionModel(
             neighbours=options.neighbours,
@@ -158,36 +141,10 @@ class _Stream:
                 future_limit=options.lookahead_frames,
             )
 
-    def push(self, block: Block) -> dict[str, Block]:
-        self.total += block.shape[1]
-        self._pending = np.concatenate([self._pending, self._analyser.push(block)], axis=1)
-        ready = self.options.chunk_frames + self.options.lookahead_frames
-        return self._drain(lambda pending: pending >= ready)
-
-    def finish(self) -> dict[str, Block]:
-        """Flush: pad with zeros so every input sample is covered, then trim to the input length."""
-        channels = self._pending.shape[0]
-        padding = np.zeros((channels, N_FFT), np.float32)
-        self._pending = np.concatenate([self._pending, self._analyser.push(padding)], axis=1)
-        out = self._drain(lambda pending: pending > 0)
-        keep = self.total - self.emitted + next(iter(out.values())).shape[1]
-        return {stem: samples[:, :keep] for stem, samples in out.items()}
-
-    def _drain(self, more: Callable[[int], bool]) -> dict[str, Block]:
-        parts: dict[str, list[Block]] = {stem: [] for stem in self._synths}
-        while more(self._pending.shape[1]):
-            count = min(self.options.chunk_frames, self._pending.shape[1])
-            # exactly the chunk and its look-ahead, however many frames the blocks brought
-            spectra = self._pending[:, : count + self.options.lookahead_frames]
-            masks = self._masks(spectra, count)
-            chunk = self._pending[:, :count]
-            for stem, synth in self._synths.items():
-                parts[stem].append(synth.push((chunk * masks[stem]).astype(np.complex64)))
-            self._pending = self._pending[:, count:]
-        empty = np.zeros((self._pending.shape[0], 0), np.float32)
-        out = {stem: np.concatenate([empty, *pieces], axis=1) for stem, pieces in parts.items()}
-        self.emitted += next(iter(out.values())).shape[1]
-        return out
+    def separate(self, spectra: Frames, count: int) -> dict[str, Frames]:
+        masks = self._masks(spectra, count)
+        chunk = spectra[:, :count]
+        return {stem: (chunk * masks[stem]).astype(np.complex64) for stem in self.outputs}
 
     def _masks(self, spectra: Frames, count: int) -> dict[str, Block]:
         """The mask of every stem for the first ``count`` frames of ``spectra``."""

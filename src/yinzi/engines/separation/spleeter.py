@@ -27,7 +27,7 @@ patch and a little look-ahead, so memory does not grow with the stream's duratio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from functools import cache
@@ -41,7 +41,7 @@ from yinzi import models
 from yinzi.engines.separation._checkpoint import load_arrays
 from yinzi.engines.separation._spleeter_net import UNet
 from yinzi.engines.separation._stems import StemSplitter
-from yinzi.engines.separation._stft import FrameAnalyser, Frames, OverlapAdd, hann
+from yinzi.engines.separation._stft import ChunkStream, Frames, hann, separate_blocks
 from yinzi.engines.separation._wiener import EXTENSIONS, extend, ratio_filter, wiener_filter
 from yinzi.engines.separation.base import Block, Progress, check_stems
 from yinzi.errors import ConfigurationError
@@ -120,28 +120,11 @@ class SpleeterSeparator:
     ) -> Iterator[dict[str, Block]]:
         check_stems(stems, self.stems)
         nets = self.load()
-        stream: _Stream | None = None
-        seen = 0
-        for block in blocks:
-            block = np.asarray(block, np.float32)
-            if stream is None:
-                if block.shape[0] not in (1, 2):
-                    raise ValueError(
-                        f"Spleeter takes mono or stereo, not {block.shape[0]} channels"
-                    )
-                stream = _Stream(block.shape[0], self.sample_rate, nets, self.options, stems)
-            if block.shape[0] != stream.channels:
-                raise ValueError(f"block has {block.shape[0]} channels, expected {stream.channels}")
-            seen += block.shape[1]
-            with _blas_threads(self.threads):
-                out = stream.push(block)
-            yield from _select(out, stems)
-            if progress is not None:
-                progress(seen / self.sample_rate)
-        if stream is not None:
-            with _blas_threads(self.threads):
-                out = stream.finish()
-            yield from _select(out, stems)
+
+        def open_stream(channels: int) -> _Stream:
+            return _Stream(channels, self.sample_rate, nets, self.options, stems, self.threads)
+
+        return separate_blocks(blocks, open_stream, stems, self.sample_rate, progress)
 
 
 @cache
@@ -156,12 +139,7 @@ def _blas_threads(threads: int) -> AbstractContextManager[object]:
     return limiter
 
 
-def _select(by_name: dict[str, Block], stems: Sequence[str]) -> Iterator[dict[str, Block]]:
-    if next(iter(by_name.values())).shape[1]:
-        yield {stem: by_name[stem] for stem in stems}
-
-
-class _Stream:
+class _Stream(ChunkStream):
     """Separation state for one stream of blocks with a fixed channel count."""
 
     def __init__(
@@ -171,60 +149,36 @@ class _Stream:
         nets: tuple[UNet, UNet],
         options: SpleeterOptions,
         stems: Sequence[str],
+        threads: int,
     ) -> None:
-        self.channels = channels
-        self.total = 0
-        self.emitted = 0
-        self._nets = nets
-        self._options = options
-        window = hann(N_FFT)
-        bins = N_FFT // 2 + 1
-        self._analyser = FrameAnalyser(channels, N_FFT, HOP, window)
-        # only the requested stems are resynthesised (one at least, to count the samples out)
-        self._synths = {
-            stem: OverlapAdd(channels, N_FFT, HOP, window) for stem in stems or ["vocals"]
-        }
-        self._pending: Frames = np.zeros((channels, 0, bins), np.complex64)
-        self._splitter: StemSplitter | None = None
+        if channels not in (1, 2):
+            raise ValueError(f"Spleeter takes mono or stereo, not {channels} channels")
+        splitter = None
         if any(stem in INSTRUMENTS for stem in stems):
-            self._splitter = StemSplitter(
-                np.arange(bins, dtype=np.float64) * rate / N_FFT,
+            splitter = StemSplitter(
+                np.arange(N_FFT // 2 + 1, dtype=np.float64) * rate / N_FFT,
                 time_frames=options.percussive_frames,
                 freq_bins=options.percussive_bins,
                 bass_cut_hz=options.bass_cut_hz,
                 kick_cut_hz=0.0,
                 future_limit=PATCH_FRAMES,
             )
-        self._lookahead = self._splitter.lookahead if self._splitter else 0
+        self._lookahead = splitter.lookahead if splitter else 0
+        super().__init__(channels, N_FFT, HOP, stems, PATCH_FRAMES, self._lookahead, hann(N_FFT))
+        self._splitter = splitter
+        self._nets = nets
+        self._options = options
+        self._threads = threads
 
     def push(self, block: Block) -> dict[str, Block]:
-        self.total += block.shape[1]
-        self._pending = np.concatenate([self._pending, self._analyser.push(block)], axis=1)
-        ready = PATCH_FRAMES + self._lookahead
-        return self._drain(lambda pending: pending >= ready)
+        with _blas_threads(self._threads):
+            return super().push(block)
 
     def finish(self) -> dict[str, Block]:
-        """Flush: pad with zeros so every input sample is covered, then trim to the input length."""
-        padding = np.zeros((self.channels, N_FFT), np.float32)
-        self._pending = np.concatenate([self._pending, self._analyser.push(padding)], axis=1)
-        out = self._drain(lambda pending: pending > 0)
-        keep = self.total - self.emitted + next(iter(out.values())).shape[1]
-        return {stem: samples[:, :keep] for stem, samples in out.items()}
+        with _blas_threads(self._threads):
+            return super().finish()
 
-    def _drain(self, more: Callable[[int], bool]) -> dict[str, Block]:
-        parts: dict[str, list[Block]] = {stem: [] for stem in self._synths}
-        while more(self._pending.shape[1]):
-            count = min(PATCH_FRAMES, self._pending.shape[1])
-            spectra = self._separate(self._pending[:, : count + self._lookahead], count)
-            for stem, synth in self._synths.items():
-                parts[stem].append(synth.push(spectra[stem]))
-            self._pending = self._pending[:, count:]
-        empty = np.zeros((self.channels, 0), np.float32)
-        out = {stem: np.concatenate([empty, *pieces], axis=1) for stem, pieces in parts.items()}
-        self.emitted += next(iter(out.values())).shape[1]
-        return out
-
-    def _separate(self, spectra: Frames, count: int) -> dict[str, Frames]:
+    def separate(self, spectra: Frames, count: int) -> dict[str, Frames]:
         """Every stem's spectra for the first ``count`` frames of ``spectra``."""
         mixture = spectra[:, :count]
         mags = np.abs(mixture)
