@@ -213,7 +213,7 @@ def test_the_type_requires_a_stem_name(
 ) -> None:
     body = {"audioUrl": song, "callBackUrl": hook.url, "stemName": stem_name}
     message = _refused(_generate(client, user, **body))
-    assert message == "stemName is required when type is split_stem_advanced"
+    assert message == "stemName is required for split_stem_advanced"
 
 
 def test_other_types_ignore_a_stem_name(
@@ -244,7 +244,7 @@ def test_the_open_api_takes_the_type_with_stuff_stem_name(
     assert missing == {
         "code": 400,
         "data": None,
-        "msg": "stuff.stemName is required when type is split_stem_advanced",
+        "msg": "stuff.stemName is required for split_stem_advanced",
     }
 
 

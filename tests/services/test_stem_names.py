@@ -134,7 +134,7 @@ def test_refusals_name_the_field_and_the_accepted_names(spectral: Settings) -> N
     assert message.startswith("stuff.stemName 'Synth Voice' cannot be isolated: ")
     assert "; accepted: vocals: Lead Vocal, Choir, Backing Vocals; drums: Drum Kit" in message
     assert "piano:" not in message and "Rhodes" not in message
-    with pytest.raises(ValidationFailed, match=r"^stemName is required when type is"):
+    with pytest.raises(ValidationFailed, match=r"^stemName is required for"):
         resolve(spectral, None)
 
 

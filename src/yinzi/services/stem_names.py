@@ -202,7 +202,7 @@ def resolve(settings: Settings, value: str | None, field: str = "stemName") -> S
     """
     text = (value or "").strip()
     if not text:
-        raise ValidationFailed(f"{field} is required when type is {ORDER_TYPE}")
+        raise ValidationFailed(f"{field} is required for {ORDER_TYPE}")
     stems = engine_stems(settings)
     item = find(text)
     if item is None:

@@ -2,7 +2,8 @@
 
 ``split_stem_advanced`` keeps one stem and the rest of the mix: the rest is computed here, block
 for block, as the decoded mixture minus the stem, so the two results always add up to the input
-(before encoding), whichever engine made the stem.
+(before encoding), whichever engine made the stem. The input is kept only until the engine has
+answered it, so memory stays bounded by the engine's look-ahead.
 """
 
 from __future__ import annotations
