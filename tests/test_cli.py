@@ -80,7 +80,7 @@ def test_engines_lists_every_engine_and_the_jobs_that_use_it() -> None:
     blocks = [_block(listing, name) for name in ("separation.spectral", "separation.spleeter")]
     used = [block for block in blocks if "used for" in block]
     assert len(used) == 1
-    assert "split_stem" in used[0] and "separate_vocal" in used[0]  # one engine, several jobs
+    assert "split_stem_advanced" in used[0] and "separate_vocal" in used[0]  # several jobs
     assert "text-to-music" in listing and "short-video analyze" in listing
 
 

@@ -299,7 +299,7 @@ def engines() -> None:
             "track-separation, extract-voice, extract-music",
         ),
         ("separation", settings.separation_engine, "separate_vocal"),
-        ("separation", settings.stem_engine, "split_stem"),
+        ("separation", settings.stem_engine, "split_stem, split_stem_advanced"),
         ("transcription", settings.transcription_engine, "extract-text"),
         ("music", settings.music_engine, "text-to-music"),
         ("links", settings.links.engine, "short-video analyze"),

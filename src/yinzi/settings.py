@@ -54,6 +54,13 @@ class StemSplitPrice(Price):
     per_minute: int = Field(0, ge=0, description="Credits per started minute of input audio.")
 
 
+class StemIsolationPrice(Price):
+    minimum: int = Field(
+        20, ge=0, description="Credits held at create, and the least an order costs."
+    )
+    per_minute: int = Field(0, ge=0, description="Credits per started minute of input audio.")
+
+
 class BarPrice(BaseModel):
     per_bar: int = Field(1, ge=0, description="Credits per bar of generated music.")
 
@@ -68,6 +75,7 @@ class Prices(BaseModel):
     extract_text: Price = TextPrice()
     separate_vocal: Price = VocalRemovalPrice()
     split_stem: Price = StemSplitPrice()
+    split_stem_advanced: Price = StemIsolationPrice()
     text_to_music: BarPrice = BarPrice()
     short_video_analyze: int = Field(
         2, ge=0, description="Credits one short-video analysis costs (refunded if it fails)."

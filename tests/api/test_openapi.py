@@ -166,7 +166,12 @@ def test_vocal_removal_generate_requires_a_callback_and_an_audio(document: dict[
     assert generate["required"] == ["callBackUrl"]
     assert generate["properties"]["callBackUrl"]["type"] == "string"
     assert generate["anyOf"] == [{"required": ["audioUrl"]}, {"required": ["taskId", "audioId"]}]
-    assert generate["properties"]["type"]["enum"] == ["separate_vocal", "split_stem"]
+    assert generate["properties"]["type"]["enum"] == [
+        "separate_vocal",
+        "split_stem",
+        "split_stem_advanced",
+    ]
+    assert generate["then"] == {"required": ["stemName"]}
 
 
 def test_text_to_music_requires_text_and_a_length_of_1_to_12(document: dict[str, Any]) -> None:

@@ -117,6 +117,10 @@ MODEL_FIELDS: dict[str, dict[str, Schema]] = {
             "a script: `zh` (Simplified, as `zh-CN` and `zh-Hans`), `zh-TW` or `zh-Hant` "
             "(Traditional).",
         },
+        "stemName": {
+            "description": "`split_stem_advanced`: the instrument to isolate, one of Kie's stem "
+            "names (see docs/vocal-removal.md).",
+        },
         "text": {**TEXT, "description": "`text-to-music`: the prompt."},
         "length": {**LENGTH, "description": "`text-to-music`: bars to generate, 1 to 12."},
     },
@@ -126,6 +130,11 @@ MODEL_FIELDS: dict[str, dict[str, Schema]] = {
             "description": "The http(s) URL that is POSTed the result.",
         },
         "type": {"enum": list(vocal_removal.TYPES)},
+        "stemName": {
+            "minLength": 1,
+            "description": "`split_stem_advanced` (required): the instrument to isolate, one of "
+            "Kie's stem names, e.g. `Lead Vocal`, `Kick`, `Bass`, `String Section`.",
+        },
         "audioUrl": {
             "minLength": 1,
             "description": "The audio: an http(s) URL or an uploaded file's pathKey.",
@@ -157,6 +166,8 @@ MODEL_RULES: dict[str, Schema] = {
     },
     "GenerateRequest": {
         "anyOf": [{"required": ["audioUrl"]}, {"required": ["taskId", "audioId"]}],
+        "if": {"properties": {"type": {"const": "split_stem_advanced"}}, "required": ["type"]},
+        "then": {"required": ["stemName"]},
     },
 }
 

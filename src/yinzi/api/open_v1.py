@@ -31,7 +31,7 @@ from yinzi.context import Context
 from yinzi.db.models import Account, Order, Upload
 from yinzi.errors import BadRequest, YinziError
 from yinzi.services import analyze as analysis
-from yinzi.services import orders
+from yinzi.services import orders, stem_names
 from yinzi.services.orders import FORMATS, ORDER_KINDS
 from yinzi.services.ratelimit import ConcurrencyGate
 
@@ -64,6 +64,7 @@ class StuffIn(BaseModel):
     pathKey: str | None = Field(None, max_length=MAX_URL)
     format: str | None = Field(None, max_length=MAX_WORD)
     language: str | None = Field(None, max_length=MAX_WORD)
+    stemName: str | None = Field(None, max_length=MAX_WORD)
     text: Any = None
     length: Any = None
 
@@ -115,6 +116,9 @@ def create_order(
 ) -> dict[str, Any]:
     account = _authenticate(ctx, key)
     order_type, source, options = _validate(body)
+    if order_type == stem_names.ORDER_TYPE:
+        stem_name = body.stuff.stemName if body.stuff else None
+        options |= stem_names.order_options(ctx.settings, stem_name, "stuff.stemName")
     fingerprint = orders.request_hash(body.model_dump(mode="json"))
     if order_type == "text-to-music":
         order = text_to_music.create_task(

@@ -2,7 +2,8 @@
 
 Errors use the same envelope with ``code`` equal to the HTTP status, one of the codes Kie
 documents: 401, 402, 404, 409, 422, 429, 451, 455 and 500. A task is an order of type
-``separate_vocal`` or ``split_stem``; its ``taskId`` is the order number.
+``separate_vocal``, ``split_stem`` or ``split_stem_advanced`` (one named stem and the rest, see
+:mod:`yinzi.services.stem_names`); its ``taskId`` is the order number.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from yinzi.api.limits import MAX_ID, MAX_URL, MAX_WORD
 from yinzi.context import Context
 from yinzi.db.models import Account, Order
 from yinzi.errors import Maintenance, MissingApiKey, NotFound, ValidationFailed, YinziError
-from yinzi.services import orders
+from yinzi.services import orders, stem_names
 from yinzi.services.orders import OrderStatus
 
 PREFIX = "/api/v1/vocal-removal"
 router = APIRouter(prefix=PREFIX, tags=["Vocal removal (Kie-compatible)"])
 CODES = (401, 402, 404, 409, 422, 429, 451, 455, 500)
-TYPES = ("separate_vocal", "split_stem")
+TYPES = ("separate_vocal", "split_stem", stem_names.ORDER_TYPE)
 URL_FIELDS = (
     "originUrl",
     "instrumentalUrl",
@@ -85,6 +86,7 @@ class GenerateRequest(BaseModel):
     callBackUrl: str | None = Field(None, max_length=MAX_URL)
     type: str = Field("separate_vocal", max_length=MAX_WORD)
     audioUrl: str | None = Field(None, max_length=MAX_URL)
+    stemName: str | None = Field(None, max_length=MAX_WORD)
 
 
 def _account(request: Request, ctx: ContextDep) -> Account:
@@ -157,6 +159,8 @@ def generate(
     callback = callback_url(body.callBackUrl)
     source = _source(ctx, account, body)
     options = {"format": "mp3", "audioId": body.audioId, "musicTaskId": body.taskId}
+    if body.type == stem_names.ORDER_TYPE:  # the other types ignore stemName
+        options |= stem_names.order_options(ctx.settings, body.stemName)
     with ctx.db.write() as session:
         order = orders.create(
             session,

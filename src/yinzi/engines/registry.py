@@ -172,6 +172,19 @@ def check(name: str, options: Mapping[str, Any] | None = None) -> str | None:
     return None
 
 
+def stems(name: str, options: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The stems the separation engine ``name`` makes with ``options``, known without loading
+    it: its class's ``known_stems(**options)`` when it has one, else its ``stems`` tuple; None
+    when only loading the engine would tell."""
+    factory = _factory(ENGINES[name])
+    known = getattr(factory, "known_stems", None)
+    if known is not None:
+        found: tuple[str, ...] | None = known(**options)
+        return found
+    declared = getattr(factory, "stems", None)
+    return declared if isinstance(declared, tuple) else None
+
+
 def _factory(spec: EngineSpec) -> Callable[..., Any]:
     module_name, _, attr = spec.target.partition(":")
     try:

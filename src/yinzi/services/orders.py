@@ -57,7 +57,8 @@ class OrderKind:
     name: str
     family: str
     outputs: tuple[str, ...]
-    """Result businesses, in the order the API lists them (empty: every stem the engine makes)."""
+    """Result businesses, in the order the API lists them (empty: decided when the order runs,
+    by the stem engine's stems or, for ``split_stem_advanced``, by the stem asked for)."""
 
 
 ORDER_KINDS: dict[str, OrderKind] = {
@@ -69,6 +70,7 @@ ORDER_KINDS: dict[str, OrderKind] = {
         OrderKind("extract-text", "transcription", ("caption", "text", "vtt", "segments")),
         OrderKind("separate_vocal", "separation", ("vocals", "accompaniment")),
         OrderKind("split_stem", "separation", ()),
+        OrderKind("split_stem_advanced", "separation", ()),
         OrderKind("text-to-music", "music", ("music",)),
     )
 }

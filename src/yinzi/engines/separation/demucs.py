@@ -87,6 +87,12 @@ class DemucsSeparator:
         """Why ``model`` cannot be used here without a download, or None when it is on disk."""
         return _demucs_models.missing(model, repo)
 
+    @classmethod
+    def known_stems(cls, *, model: str = "htdemucs", **_: object) -> tuple[str, ...] | None:
+        """The stems of a published ``model``, known without loading it; None for another."""
+        sources = _demucs_models.KNOWN_SOURCES.get(model)
+        return _stems_of(sources) if sources else None
+
     def load(self) -> Any:
         """The Demucs model (or bag of models), loaded once and kept."""
         if self._loaded is None:
