@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from yinzi.cli import app
+from yinzi.settings import Settings
 
 runner = CliRunner()
 
@@ -45,7 +49,6 @@ def test_keys_create_list_and_revoke(data_dir: Path) -> None:
     from yinzi.context import Context
     from yinzi.errors import Unauthorized
     from yinzi.services import accounts
-    from yinzi.settings import Settings
 
     first = _run("accounts", "create", "cy@example.com").strip()
     second = _run("keys", "create", "cy@example.com", "--name", "ci").strip()
@@ -91,10 +94,6 @@ def _block(listing: str, name: str) -> str:
 
 
 def test_errors_are_one_clear_line_without_a_traceback(data_dir: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
     env = {**os.environ, "YINZI_DATA_DIR": str(data_dir)}
     cmd = [sys.executable, "-c", "from yinzi.cli import main; main()"]
     subprocess.run([*cmd, "accounts", "create", "eve@example.com"], env=env, check=True)
@@ -109,7 +108,6 @@ def test_errors_are_one_clear_line_without_a_traceback(data_dir: Path) -> None:
 def test_webhook_secret_is_printed_once_and_can_be_cleared(data_dir: Path) -> None:
     from yinzi.context import Context
     from yinzi.services import accounts
-    from yinzi.settings import Settings
 
     _run("accounts", "create", "hook@example.com")
     secret = _run("accounts", "webhook-secret", "hook@example.com").strip()
@@ -121,3 +119,81 @@ def test_webhook_secret_is_printed_once_and_can_be_cleared(data_dir: Path) -> No
     with ctx.db.read() as s:
         assert accounts.find(s, "hook@example.com").webhook_secret is None
     ctx.close()
+
+
+def _cli_elsewhere(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m yinzi ARGS`` run from an empty folder, as a user with a fresh home would."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YINZI_")}
+    env.update(HOME=str(home), XDG_DATA_HOME=str(tmp_path / "xdg-data"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-m", "yinzi", *args],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "command", [["accounts", "list"], ["credits", "show", "a@b.c"], ["keys", "list", "a@b.c"]]
+)
+def test_admin_commands_refuse_without_a_database_and_create_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    result = _cli_elsewhere(tmp_path, *command)
+    assert result.returncode == 1
+    database = tmp_path / "xdg-data" / "yinzi" / "yinzi.db"
+    assert result.stderr.strip().splitlines() == [
+        f"error: no database at {database}: run `yinzi migrate` first, or set YINZI_DATA_DIR"
+    ]
+    assert not (tmp_path / "xdg-data").exists()
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_the_data_folder_is_the_same_from_any_working_folder(tmp_path: Path) -> None:
+    assert _cli_elsewhere(tmp_path, "migrate").returncode == 0
+    assert (tmp_path / "xdg-data" / "yinzi" / "yinzi.db").is_file()
+    created = _cli_elsewhere(tmp_path, "accounts", "create", "far@example.com")
+    assert created.returncode == 0, created.stderr
+    listing = _cli_elsewhere(tmp_path, "accounts", "list")
+    assert listing.returncode == 0 and "far@example.com" in listing.stdout
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_without_xdg_data_home_the_data_folder_is_under_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("YINZI_DATA_DIR")
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert Settings().data_dir == tmp_path / "home" / ".local" / "share" / "yinzi"
+
+
+def test_an_empty_database_file_is_refused_as_no_database(data_dir: Path) -> None:
+    (data_dir / "yinzi.db").unlink()
+    (data_dir / "yinzi.db").touch()
+    result = runner.invoke(app, ["accounts", "list"])
+    assert result.exit_code == 1
+    assert "no database at" in str(result.exception)
+
+
+def test_a_database_is_missing_until_migrated(backend_url: str) -> None:
+    from yinzi.db import describe, missing
+    from yinzi.db.migrate import upgrade
+
+    assert missing(backend_url) == describe(backend_url)
+    upgrade(backend_url)
+    assert missing(backend_url) is None
+
+
+def test_admin_commands_refuse_a_database_url_without_the_schema(
+    backend_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("YINZI_DATABASE_URL", backend_url)
+    result = runner.invoke(app, ["credits", "show", "a@b.c"])
+    assert result.exit_code == 1
+    assert "run `yinzi migrate` first, or set YINZI_DATABASE_URL" in str(result.exception)

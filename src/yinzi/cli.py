@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from yinzi.settings import Settings
@@ -39,20 +40,38 @@ _EXAMPLE_BODY = '{"orderType":"track-separation","stuff":{"pathKey":"PATH_KEY_OR
 
 
 def _context() -> Context:
+    """The context of an admin command, refusing when there is no database to administer."""
     from yinzi.context import Context
 
-    return Context.build(Settings())
+    settings = Settings()
+    _require_database(settings)
+    return Context.build(settings)
+
+
+def _require_database(settings: Settings) -> None:
+    """Refuse (without creating anything) when the configured database has no schema."""
+    from yinzi.db import missing
+    from yinzi.errors import ConfigurationError
+
+    where = missing(settings.db_url)
+    if where is not None:
+        setting = "YINZI_DATABASE_URL" if settings.database_url else "YINZI_DATA_DIR"
+        raise ConfigurationError(
+            f"no database at {where}: run `yinzi migrate` first, or set {setting}"
+        )
 
 
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
+    from yinzi.db import describe
     from yinzi.db.migrate import upgrade
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url)
-    err.print("[green]database is up to date[/green]")
+    where = describe(settings.db_url)
+    err.print(f"[green]database is up to date[/green] ({escape(where)})", soft_wrap=True)
 
 
 @app.command()
@@ -148,6 +167,7 @@ def worker(
 
     configure_logging()
     settings = Settings()
+    _require_database(settings)
     pool = WorkerPool(settings, count)
     pool.start()
     done = threading.Event()
@@ -371,5 +391,5 @@ def main() -> None:
     try:
         app()
     except YinziError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
+        err.print("[red]error:[/red]", escape(exc.message), soft_wrap=True)
         raise SystemExit(1) from exc
