@@ -197,3 +197,41 @@ def test_admin_commands_refuse_a_database_url_without_the_schema(
     result = runner.invoke(app, ["credits", "show", "a@b.c"])
     assert result.exit_code == 1
     assert "run `yinzi migrate` first, or set YINZI_DATABASE_URL" in str(result.exception)
+
+
+@pytest.mark.parametrize("amount", ["-5", "0"])
+def test_credits_grant_refuses_amounts_that_are_not_positive(amount: str) -> None:
+    _run("accounts", "create", "neg@example.com", "--credits", "7")
+    result = runner.invoke(app, ["credits", "grant", "neg@example.com", amount])
+    assert result.exit_code == 1
+    assert f"positive number of credits to grant, not {amount}" in str(result.exception)
+    assert "credits revoke" in str(result.exception)
+    assert "available 7" in _run("credits", "show", "neg@example.com")
+
+
+def test_credits_revoke_takes_credits_back_but_never_below_zero() -> None:
+    _run("accounts", "create", "rev@example.com", "--credits", "30")
+    assert "available 18, held 0" in _run("credits", "revoke", "rev@example.com", "12")
+    too_much = runner.invoke(app, ["credits", "revoke", "rev@example.com", "19"])
+    assert too_much.exit_code == 1
+    assert "the available balance is 18" in str(too_much.exception)
+    negative = runner.invoke(app, ["credits", "revoke", "rev@example.com", "-3"])
+    assert negative.exit_code == 1 and "not -3" in str(negative.exception)
+    assert "available 18" in _run("credits", "show", "rev@example.com")
+
+
+def test_credits_ledger_shows_each_entry_with_the_running_balance() -> None:
+    _run("accounts", "create", "led@example.com", "--credits", "40")
+    _run("credits", "grant", "led@example.com", "5")
+    _run("credits", "revoke", "led@example.com", "15")
+    rows = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in _run("credits", "ledger", "led@example.com").splitlines()
+        if line.startswith("│")
+    ]
+    # oldest first: kind, amount, and the available balance after each entry
+    assert [(row[1], row[2], row[5]) for row in rows] == [
+        ("grant", "+40", "40"),
+        ("grant", "+5", "45"),
+        ("revoke", "-15", "30"),
+    ]

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.measure import Measurement
+from rich.table import Column, Table
 
 from yinzi.settings import Settings
 
@@ -26,7 +27,7 @@ app = typer.Typer(
 )
 accounts_app = typer.Typer(help="Create and list accounts.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
-credits_app = typer.Typer(help="Grant and show credits.", no_args_is_help=True)
+credits_app = typer.Typer(help="Grant, revoke and show credits; the ledger.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 models_app = typer.Typer(help="List and install engine models.", no_args_is_help=True)
@@ -280,17 +281,75 @@ def keys_revoke(key_id: int) -> None:
     err.print(f"key {row.id} ({row.prefix}…) revoked")
 
 
-@credits_app.command("grant")
-def credits_grant(email: str, amount: int) -> None:
+@credits_app.command("grant", context_settings={"ignore_unknown_options": True})
+def credits_grant(
+    email: str, amount: Annotated[int, typer.Argument(help="Credits to add (positive).")]
+) -> None:
     """Add credits to an account."""
     from yinzi.services import accounts, billing
 
+    _positive(amount, "grant")
     ctx = _context()
     with ctx.db.write() as session:
         account = accounts.find(session, email)
         billing.grant(session, account.id, amount, note="granted by an administrator")
         bal = billing.balance(session, account.id)
     typer.echo(f"{account.email}: available {bal.available}, held {bal.held}")
+
+
+@credits_app.command("revoke", context_settings={"ignore_unknown_options": True})
+def credits_revoke(
+    email: str, amount: Annotated[int, typer.Argument(help="Credits to take back (positive).")]
+) -> None:
+    """Take available credits back from an account (never below zero)."""
+    from yinzi.services import accounts, billing
+
+    _positive(amount, "revoke")
+    ctx = _context()
+    with ctx.db.write() as session:
+        account = accounts.find(session, email)
+        billing.revoke(session, account.id, amount, note="revoked by an administrator")
+        bal = billing.balance(session, account.id)
+    typer.echo(f"{account.email}: available {bal.available}, held {bal.held}")
+
+
+def _positive(amount: int, verb: str) -> None:
+    """Refuse an amount of credits that is zero or negative, naming the command to use."""
+    from yinzi.errors import BadRequest
+
+    if amount <= 0:
+        hint = "; use `yinzi credits revoke` to take credits back" if verb == "grant" else ""
+        raise BadRequest(
+            f"AMOUNT must be a positive number of credits to {verb}, not {amount}{hint}"
+        )
+
+
+@credits_app.command("ledger")
+def credits_ledger(email: str) -> None:
+    """An account's ledger, oldest entry first, with the balance after each entry."""
+    from yinzi.services import accounts, billing
+
+    ctx = _context()
+    columns = ("time (UTC)", "kind", "amount", "held", "order", "available", "held total")
+    table = Table(*(Column(name, no_wrap=True) for name in columns))
+    available = held = 0
+    with ctx.db.read() as session:
+        account = accounts.find(session, email)
+        for entry in billing.entries(session, account.id):
+            available += entry.available_delta
+            held += entry.held_delta
+            table.add_row(
+                f"{entry.created_at:%Y-%m-%d %H:%M:%S}",
+                entry.kind,
+                f"{entry.available_delta:+d}",
+                f"{entry.held_delta:+d}" if entry.held_delta else "",
+                entry.order_no or "",
+                str(available),
+                str(held),
+            )
+    # never squeezed into a narrow terminal or pipe: wider lines wrap, but no cell is cut short
+    wide = Measurement.get(out, out.options.update_width(1000), table).maximum
+    Console(width=max(out.width, wide)).print(table)
 
 
 @credits_app.command("show")
