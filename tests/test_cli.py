@@ -235,3 +235,21 @@ def test_credits_ledger_shows_each_entry_with_the_running_balance() -> None:
         ("grant", "+5", "45"),
         ("revoke", "-15", "30"),
     ]
+
+
+def test_the_command_path_is_absolute_whichever_way_yinzi_was_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yinzi.cli import _command_path
+
+    script = tmp_path / "venv" / "bin" / "yinzi"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    monkeypatch.chdir(tmp_path / "venv")
+    monkeypatch.setattr(sys, "argv", ["bin/yinzi", "serve"])
+    assert _command_path() == str(script)
+    monkeypatch.setattr(sys, "argv", ["-c", "serve"])
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "elsewhere" / "python"))
+    assert _command_path() == f"{tmp_path / 'elsewhere' / 'python'} -m yinzi"
+    monkeypatch.setattr(sys, "executable", str(script.with_name("python3")))
+    assert _command_path() == str(script)

@@ -37,6 +37,7 @@ app.add_typer(models_app, name="models")
 err = Console(stderr=True)
 out = Console()
 BOOTSTRAP_CREDITS = 1000
+ADMIN_EMAIL = "admin@localhost"
 _EXAMPLE_BODY = '{"orderType":"track-separation","stuff":{"pathKey":"PATH_KEY_OR_URL"}}'
 
 
@@ -138,12 +139,14 @@ def _bootstrap_admin(settings: Settings) -> None:
             if accounts.count(session):
                 return
             _, key = accounts.create_account(
-                session, "admin@localhost", credits=BOOTSTRAP_CREDITS, is_admin=True
+                session, ADMIN_EMAIL, credits=BOOTSTRAP_CREDITS, is_admin=True
             )
     finally:
         ctx.close()
     base = settings.base_url
-    typer.echo(f"\nAdmin API key (shown once, keep it safe): {key.key}\n")
+    command = _command_path()
+    typer.echo(f"\nAdmin account: {ADMIN_EMAIL}")
+    typer.echo(f"Admin API key (shown once, keep it safe): {key.key}\n")
     typer.echo("Try it:")
     typer.echo(
         f"  curl -s -H 'Authorization: Bearer {key.key}' -F file=@song.mp3 "
@@ -154,6 +157,28 @@ def _bootstrap_admin(settings: Settings) -> None:
         f"  curl -s -H 'Authorization: Bearer {key.key}' "
         f"'{base}/api/open/v1/order/query?orderNo=ORDER_NO'\n"
     )
+    typer.echo(f"Interactive API page: {base}/docs")
+    typer.echo(f"Health check:         {base}/healthz\n")
+    typer.echo(f"Admin commands: {command} accounts list")
+    typer.echo(f"                {command} credits grant {ADMIN_EMAIL} 500")
+    activate = Path(command).with_name("activate")
+    if activate.is_file():
+        typer.echo(f"Put yinzi on the PATH of this shell: source {activate}")
+    typer.echo("")
+
+
+def _command_path() -> str:
+    """How to run ``yinzi`` again from any folder: this script's full path, the one installed
+    beside this Python, or ``python -m yinzi``."""
+    import sys
+
+    script = Path(sys.argv[0])
+    if script.name == "yinzi" and script.is_file():
+        return os.path.abspath(script)
+    beside = Path(sys.executable).with_name("yinzi")
+    if beside.is_file():
+        return str(beside)
+    return f"{sys.executable} -m yinzi"
 
 
 @app.command()
