@@ -253,3 +253,52 @@ def test_the_command_path_is_absolute_whichever_way_yinzi_was_started(
     assert _command_path() == f"{tmp_path / 'elsewhere' / 'python'} -m yinzi"
     monkeypatch.setattr(sys, "executable", str(script.with_name("python3")))
     assert _command_path() == str(script)
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({"YINZI_STEM_ENGINE": "separation.demucs", "YINZI_DEMUCS__MODEL": "no_bag"}, "demucs"),
+        (
+            {
+                "YINZI_TRANSCRIPTION_ENGINE": "transcription.faster_whisper",
+                "YINZI_WHISPER__MODEL": "large-v3",
+                "YINZI_WHISPER__DOWNLOAD_DIR": "/nonexistent/hub-cache",
+            },
+            "large-v3",
+        ),
+        ({"YINZI_TRANSCRIPTION_ENGINE": "music.procedural"}, "is a music engine"),
+    ],
+)
+def test_serve_refuses_to_start_with_a_configured_engine_that_cannot_run(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], reason: str
+) -> None:
+    from yinzi.engines import registry
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    configured = next(v for k, v in env.items() if k.endswith("_ENGINE"))
+    result = runner.invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 1
+    message = str(result.exception)
+    assert f"the configured engine {configured} cannot run here" in message
+    assert reason in message.lower() or reason in message
+    problem = registry.check(configured, Settings().engine_options(configured))
+    assert problem is None or problem in message  # the reason `yinzi engines` gives
+
+
+def test_serve_warns_when_auto_falls_back_for_lack_of_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from yinzi.cli import _check_engines
+
+    monkeypatch.setenv("YINZI_MODELS_DIR", str(tmp_path / "no-models"))
+    warnings = _check_engines(Settings())
+    assert len(warnings) == 2
+    separation, transcription = warnings
+    assert "split_stem" in separation and "'auto' falls back to separation.spectral" in separation
+    assert "yinzi models install spleeter-2stems" in separation
+    assert "'auto' falls back to transcription.pocketsphinx" in transcription
+    assert "yinzi models install whisper-base" in transcription
+    spectral = Settings(separation_engine="separation.spectral", stem_engine="separation.spectral")
+    assert _check_engines(spectral) == [transcription]

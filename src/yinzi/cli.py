@@ -95,6 +95,7 @@ def serve(
         k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None
     }
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    _warn_about_engines(settings)
     configure_logging()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -194,6 +195,7 @@ def worker(
     configure_logging()
     settings = Settings()
     _require_database(settings)
+    _warn_about_engines(settings)
     pool = WorkerPool(settings, count)
     pool.start()
     done = threading.Event()
@@ -389,14 +391,9 @@ def credits_show(email: str) -> None:
     typer.echo(f"{account.email}: available {bal.available}, held {bal.held}")
 
 
-@app.command()
-def engines() -> None:
-    """List every engine, whether it can run here, and which jobs use it (and why)."""
-    from yinzi.engines import registry
-    from yinzi.errors import YinziError
-
-    settings = Settings()
-    uses = [
+def _engine_uses(settings: Settings) -> list[tuple[str, str, str]]:
+    """Each configured engine: its family, the setting's value, and the jobs that use it."""
+    return [
         (
             "separation",
             settings.separation_engine,
@@ -408,9 +405,53 @@ def engines() -> None:
         ("music", settings.music_engine, "text-to-music"),
         ("links", settings.links.engine, "short-video analyze"),
     ]
+
+
+def _check_engines(settings: Settings) -> list[str]:
+    """Warnings for every ``auto`` that falls back from its first choice; raises
+    ConfigurationError, with the reason ``yinzi engines`` gives, when a named engine cannot run.
+    """
+    from yinzi.engines import registry
+    from yinzi.errors import ConfigurationError
+
+    fallbacks: dict[tuple[str, str], list[str]] = {}
+    for family, configured, jobs in _engine_uses(settings):
+        if configured == "auto":
+            name, why = registry.choose(family, configured, settings.engine_options)
+            if name != registry.AUTO[family][0]:
+                fallbacks.setdefault((name, why.removeprefix("auto: ")), []).append(jobs)
+            continue
+        spec = registry.ENGINES.get(configured)
+        problem = registry.check(configured, settings.engine_options(configured))
+        if problem is None and spec is not None and spec.family != family:
+            problem = f"it is a {spec.family} engine, not a {family} one"
+        if problem is not None:
+            raise ConfigurationError(
+                f"{jobs}: the configured engine {configured} cannot run here: {problem} "
+                "(see `yinzi engines`)"
+            )
+    return [
+        f"{', '.join(jobs)}: 'auto' falls back to {name} ({why})"
+        for (name, why), jobs in fallbacks.items()
+    ]
+
+
+def _warn_about_engines(settings: Settings) -> None:
+    """Check the configured engines before anything starts (refusing when one cannot run)."""
+    for warning in _check_engines(settings):
+        err.print(f"[bold yellow]WARNING:[/bold yellow] {escape(warning)}", soft_wrap=True)
+
+
+@app.command()
+def engines() -> None:
+    """List every engine, whether it can run here, and which jobs use it (and why)."""
+    from yinzi.engines import registry
+    from yinzi.errors import YinziError
+
+    settings = Settings()
     chosen: dict[str, list[str]] = {}
     reasons: dict[str, str] = {}
-    for family, configured, jobs in uses:
+    for family, configured, jobs in _engine_uses(settings):
         try:
             engine_name, why = registry.choose(family, configured, settings.engine_options)
         except YinziError as exc:
