@@ -302,3 +302,33 @@ def test_serve_warns_when_auto_falls_back_for_lack_of_models(
     assert "yinzi models install whisper-base" in transcription
     spectral = Settings(separation_engine="separation.spectral", stem_engine="separation.spectral")
     assert _check_engines(spectral) == [transcription]
+
+
+HEAVY = (
+    *("torch", "numpy", "scipy", "ctranslate2", "faster_whisper", "demucs", "transformers"),
+    *("yt_dlp", "pocketsphinx", "fastapi", "uvicorn"),
+)
+"""Libraries that take from a tenth of a second to seconds to import; no listing needs them."""
+
+
+def _imported_by(code: str, data_dir: Path) -> list[str]:
+    """Which of HEAVY (and the database libraries) a fresh interpreter has imported after
+    running ``code``."""
+    names = (*HEAVY, "sqlalchemy", "alembic")
+    check = f"{code}\nimport sys\nprint('imported:', *sorted(set({names!r}) & set(sys.modules)))"
+    env = {**os.environ, "YINZI_DATA_DIR": str(data_dir)}
+    done = subprocess.run(
+        [sys.executable, "-c", check], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.splitlines()[-1].split()[1:]
+
+
+def test_importing_the_command_line_imports_no_heavy_library(data_dir: Path) -> None:
+    assert _imported_by("import yinzi.cli", data_dir) == []
+
+
+@pytest.mark.parametrize("command", [["engines"], ["models", "list"], ["accounts", "list"]])
+def test_listing_commands_import_no_engine_library(data_dir: Path, command: list[str]) -> None:
+    code = f"from yinzi.cli import app\napp({command!r}, standalone_mode=False)"
+    imported = _imported_by(code, data_dir)
+    assert [name for name in imported if name in HEAVY] == []

@@ -18,7 +18,7 @@ from rich.table import Column, Table
 from yinzi.settings import Settings
 
 if TYPE_CHECKING:
-    from yinzi.context import Context
+    from yinzi.db import Database
 
 app = typer.Typer(
     help="Yinzi: a self-hosted AI audio platform.",
@@ -41,13 +41,13 @@ ADMIN_EMAIL = "admin@localhost"
 _EXAMPLE_BODY = '{"orderType":"track-separation","stuff":{"pathKey":"PATH_KEY_OR_URL"}}'
 
 
-def _context() -> Context:
-    """The context of an admin command, refusing when there is no database to administer."""
-    from yinzi.context import Context
+def _database() -> Database:
+    """The database of an admin command, refusing when there is none to administer."""
+    from yinzi.db import Database
 
     settings = Settings()
     _require_database(settings)
-    return Context.build(settings)
+    return Database(settings.db_url)
 
 
 def _require_database(settings: Settings) -> None:
@@ -218,8 +218,8 @@ def accounts_create(
     """Create an account; prints its API key alone on stdout."""
     from yinzi.services import accounts
 
-    ctx = _context()
-    with ctx.db.write() as session:
+    db = _database()
+    with db.write() as session:
         _, key = accounts.create_account(session, email, credits=credits, is_admin=admin)
     typer.echo(key.key)
 
@@ -233,8 +233,8 @@ def accounts_webhook_secret(
     from yinzi.services import accounts
     from yinzi.services.callbacks import new_secret
 
-    ctx = _context()
-    with ctx.db.write() as session:
+    db = _database()
+    with db.write() as session:
         account = accounts.find(session, email)
         account.webhook_secret = None if clear else new_secret()
         secret = account.webhook_secret
@@ -252,9 +252,9 @@ def accounts_list() -> None:
     from yinzi.db.models import Account
     from yinzi.services import billing
 
-    ctx = _context()
+    db = _database()
     table = Table("id", "email", "admin", "available", "held", "created")
-    with ctx.db.read() as session:
+    with db.read() as session:
         for acc in session.execute(select(Account).order_by(Account.id)).scalars():
             bal = billing.balance(session, acc.id)
             table.add_row(
@@ -275,8 +275,8 @@ def keys_create(
     """Create another API key for an account; prints the key alone on stdout."""
     from yinzi.services import accounts
 
-    ctx = _context()
-    with ctx.db.write() as session:
+    db = _database()
+    with db.write() as session:
         key = accounts.create_key(session, accounts.find(session, email), name)
     typer.echo(key.key)
 
@@ -286,9 +286,9 @@ def keys_list(email: str) -> None:
     """List an account's keys (their first characters only)."""
     from yinzi.services import accounts
 
-    ctx = _context()
+    db = _database()
     table = Table("id", "name", "key", "created", "revoked")
-    with ctx.db.read() as session:
+    with db.read() as session:
         for row in accounts.list_keys(session, accounts.find(session, email)):
             revoked = f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else ""
             table.add_row(
@@ -302,8 +302,8 @@ def keys_revoke(key_id: int) -> None:
     """Revoke an API key by its id (see `yinzi keys list`)."""
     from yinzi.services import accounts
 
-    ctx = _context()
-    with ctx.db.write() as session:
+    db = _database()
+    with db.write() as session:
         row = accounts.revoke_key(session, key_id)
     err.print(f"key {row.id} ({row.prefix}…) revoked")
 
@@ -316,8 +316,8 @@ def credits_grant(
     from yinzi.services import accounts, billing
 
     _positive(amount, "grant")
-    ctx = _context()
-    with ctx.db.write() as session:
+    db = _database()
+    with db.write() as session:
         account = accounts.find(session, email)
         billing.grant(session, account.id, amount, note="granted by an administrator")
         bal = billing.balance(session, account.id)
@@ -332,8 +332,8 @@ def credits_revoke(
     from yinzi.services import accounts, billing
 
     _positive(amount, "revoke")
-    ctx = _context()
-    with ctx.db.write() as session:
+    db = _database()
+    with db.write() as session:
         account = accounts.find(session, email)
         billing.revoke(session, account.id, amount, note="revoked by an administrator")
         bal = billing.balance(session, account.id)
@@ -356,11 +356,11 @@ def credits_ledger(email: str) -> None:
     """An account's ledger, oldest entry first, with the balance after each entry."""
     from yinzi.services import accounts, billing
 
-    ctx = _context()
+    db = _database()
     columns = ("time (UTC)", "kind", "amount", "held", "order", "available", "held total")
     table = Table(*(Column(name, no_wrap=True) for name in columns))
     available = held = 0
-    with ctx.db.read() as session:
+    with db.read() as session:
         account = accounts.find(session, email)
         for entry in billing.entries(session, account.id):
             available += entry.available_delta
@@ -384,8 +384,8 @@ def credits_show(email: str) -> None:
     """Show an account's available and held credits."""
     from yinzi.services import accounts, billing
 
-    ctx = _context()
-    with ctx.db.read() as session:
+    db = _database()
+    with db.read() as session:
         account = accounts.find(session, email)
         bal = billing.balance(session, account.id)
     typer.echo(f"{account.email}: available {bal.available}, held {bal.held}")
