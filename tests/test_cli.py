@@ -332,3 +332,14 @@ def test_listing_commands_import_no_engine_library(data_dir: Path, command: list
     code = f"from yinzi.cli import app\napp({command!r}, standalone_mode=False)"
     imported = _imported_by(code, data_dir)
     assert [name for name in imported if name in HEAVY] == []
+
+
+def test_migrate_warns_about_a_database_left_under_the_old_default(tmp_path: Path) -> None:
+    old = tmp_path / "elsewhere" / "yinzi-data"
+    old.mkdir(parents=True)
+    (old / "yinzi.db").touch()
+    result = _cli_elsewhere(tmp_path, "migrate")
+    assert result.returncode == 0
+    assert f"{old / 'yinzi.db'} is not used" in result.stderr
+    assert f"YINZI_DATA_DIR={old}" in result.stderr
+    assert "WARNING" not in _cli_elsewhere(tmp_path, "accounts", "list").stderr

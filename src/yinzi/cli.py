@@ -50,6 +50,26 @@ def _database() -> Database:
     return Database(settings.db_url)
 
 
+OLD_DATA_DIR = Path("yinzi-data")
+"""The data folder's default before it moved to the user's data folder: relative, so it was
+wherever a command happened to run."""
+
+
+def _warn_about_old_data_folder(settings: Settings) -> None:
+    """Say so when the working folder holds a database under the old default that is not used."""
+    old = OLD_DATA_DIR / "yinzi.db"
+    if settings.database_url or not old.is_file():
+        return
+    if OLD_DATA_DIR.resolve() == settings.data_dir.resolve():
+        return
+    err.print(
+        f"[bold yellow]WARNING:[/bold yellow] {escape(str(old.resolve()))} is not used: the data "
+        f"folder is {escape(str(settings.data_dir))}; to keep the old one, set "
+        f"YINZI_DATA_DIR={escape(str(OLD_DATA_DIR.resolve()))} (or move it there)",
+        soft_wrap=True,
+    )
+
+
 def _require_database(settings: Settings) -> None:
     """Refuse (without creating anything) when the configured database has no schema."""
     from yinzi.db import missing
@@ -70,6 +90,7 @@ def migrate() -> None:
     from yinzi.db.migrate import upgrade
 
     settings = Settings()
+    _warn_about_old_data_folder(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url)
     where = describe(settings.db_url)
@@ -96,6 +117,7 @@ def serve(
     }
     settings = Settings(**overrides)  # type: ignore[arg-type]
     _warn_about_engines(settings)
+    _warn_about_old_data_folder(settings)
     configure_logging()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
