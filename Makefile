@@ -58,6 +58,7 @@ bench: install
 	$(BIN)/python bench/music.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/e2e.py
+	$(BIN)/python bench/cli.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -47,6 +47,11 @@ def test_first_start_prints_an_admin_key_and_logs_never_show_it(tmp_path: Path) 
     assert match, stdout
     key = match.group(1)
     assert "curl" in stdout and f"Bearer {key}" in stdout
+    assert "Admin account: admin@localhost" in stdout
+    assert f"{base}/docs" in stdout and f"{base}/healthz" in stdout
+    command = re.search(r"Admin commands: (\S+) accounts list", stdout)
+    assert command and Path(command.group(1)).is_absolute(), stdout
+    assert Path(command.group(1)).is_file() and Path(command.group(1)).name == "yinzi"
     # use the key now that we know it, against a second start: no new admin is printed
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

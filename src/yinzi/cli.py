@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Column, Table
 
 from yinzi.settings import Settings
 
 if TYPE_CHECKING:
-    from yinzi.context import Context
+    from yinzi.db import Database
 
 app = typer.Typer(
     help="Yinzi: a self-hosted AI audio platform.",
@@ -25,7 +27,7 @@ app = typer.Typer(
 )
 accounts_app = typer.Typer(help="Create and list accounts.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
-credits_app = typer.Typer(help="Grant and show credits.", no_args_is_help=True)
+credits_app = typer.Typer(help="Grant, revoke and show credits; the ledger.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 models_app = typer.Typer(help="List and install engine models.", no_args_is_help=True)
@@ -35,24 +37,64 @@ app.add_typer(models_app, name="models")
 err = Console(stderr=True)
 out = Console()
 BOOTSTRAP_CREDITS = 1000
+ADMIN_EMAIL = "admin@localhost"
 _EXAMPLE_BODY = '{"orderType":"track-separation","stuff":{"pathKey":"PATH_KEY_OR_URL"}}'
 
 
-def _context() -> Context:
-    from yinzi.context import Context
+def _database() -> Database:
+    """The database of an admin command, refusing when there is none to administer."""
+    from yinzi.db import Database
 
-    return Context.build(Settings())
+    settings = Settings()
+    _require_database(settings)
+    return Database(settings.db_url)
+
+
+OLD_DATA_DIR = Path("yinzi-data")
+"""The data folder's default before it moved to the user's data folder: relative, so it was
+wherever a command happened to run."""
+
+
+def _warn_about_old_data_folder(settings: Settings) -> None:
+    """Say so when the working folder holds a database under the old default that is not used."""
+    old = OLD_DATA_DIR / "yinzi.db"
+    if settings.database_url or not old.is_file():
+        return
+    if OLD_DATA_DIR.resolve() == settings.data_dir.resolve():
+        return
+    err.print(
+        f"[bold yellow]WARNING:[/bold yellow] {escape(str(old.resolve()))} is not used: the data "
+        f"folder is {escape(str(settings.data_dir))}; to keep the old one, set "
+        f"YINZI_DATA_DIR={escape(str(OLD_DATA_DIR.resolve()))} (or move it there)",
+        soft_wrap=True,
+    )
+
+
+def _require_database(settings: Settings) -> None:
+    """Refuse (without creating anything) when the configured database has no schema."""
+    from yinzi.db import missing
+    from yinzi.errors import ConfigurationError
+
+    where = missing(settings.db_url)
+    if where is not None:
+        setting = "YINZI_DATABASE_URL" if settings.database_url else "YINZI_DATA_DIR"
+        raise ConfigurationError(
+            f"no database at {where}: run `yinzi migrate` first, or set {setting}"
+        )
 
 
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
+    from yinzi.db import describe
     from yinzi.db.migrate import upgrade
 
     settings = Settings()
+    _warn_about_old_data_folder(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url)
-    err.print("[green]database is up to date[/green]")
+    where = describe(settings.db_url)
+    err.print(f"[green]database is up to date[/green] ({escape(where)})", soft_wrap=True)
 
 
 @app.command()
@@ -74,6 +116,8 @@ def serve(
         k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None
     }
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    _warn_about_engines(settings)
+    _warn_about_old_data_folder(settings)
     configure_logging()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -118,12 +162,14 @@ def _bootstrap_admin(settings: Settings) -> None:
             if accounts.count(session):
                 return
             _, key = accounts.create_account(
-                session, "admin@localhost", credits=BOOTSTRAP_CREDITS, is_admin=True
+                session, ADMIN_EMAIL, credits=BOOTSTRAP_CREDITS, is_admin=True
             )
     finally:
         ctx.close()
     base = settings.base_url
-    typer.echo(f"\nAdmin API key (shown once, keep it safe): {key.key}\n")
+    command = _command_path()
+    typer.echo(f"\nAdmin account: {ADMIN_EMAIL}")
+    typer.echo(f"Admin API key (shown once, keep it safe): {key.key}\n")
     typer.echo("Try it:")
     typer.echo(
         f"  curl -s -H 'Authorization: Bearer {key.key}' -F file=@song.mp3 "
@@ -134,6 +180,28 @@ def _bootstrap_admin(settings: Settings) -> None:
         f"  curl -s -H 'Authorization: Bearer {key.key}' "
         f"'{base}/api/open/v1/order/query?orderNo=ORDER_NO'\n"
     )
+    typer.echo(f"Interactive API page: {base}/docs")
+    typer.echo(f"Health check:         {base}/healthz\n")
+    typer.echo(f"Admin commands: {command} accounts list")
+    typer.echo(f"                {command} credits grant {ADMIN_EMAIL} 500")
+    activate = Path(command).with_name("activate")
+    if activate.is_file():
+        typer.echo(f"Put yinzi on the PATH of this shell: source {activate}")
+    typer.echo("")
+
+
+def _command_path() -> str:
+    """How to run ``yinzi`` again from any folder: this script's full path, the one installed
+    beside this Python, or ``python -m yinzi``."""
+    import sys
+
+    script = Path(sys.argv[0])
+    if script.name == "yinzi" and script.is_file():
+        return os.path.abspath(script)
+    beside = Path(sys.executable).with_name("yinzi")
+    if beside.is_file():
+        return str(beside)
+    return f"{sys.executable} -m yinzi"
 
 
 @app.command()
@@ -148,6 +216,8 @@ def worker(
 
     configure_logging()
     settings = Settings()
+    _require_database(settings)
+    _warn_about_engines(settings)
     pool = WorkerPool(settings, count)
     pool.start()
     done = threading.Event()
@@ -170,8 +240,8 @@ def accounts_create(
     """Create an account; prints its API key alone on stdout."""
     from yinzi.services import accounts
 
-    ctx = _context()
-    with ctx.db.write() as session:
+    db = _database()
+    with db.write() as session:
         _, key = accounts.create_account(session, email, credits=credits, is_admin=admin)
     typer.echo(key.key)
 
@@ -185,8 +255,8 @@ def accounts_webhook_secret(
     from yinzi.services import accounts
     from yinzi.services.callbacks import new_secret
 
-    ctx = _context()
-    with ctx.db.write() as session:
+    db = _database()
+    with db.write() as session:
         account = accounts.find(session, email)
         account.webhook_secret = None if clear else new_secret()
         secret = account.webhook_secret
@@ -204,9 +274,9 @@ def accounts_list() -> None:
     from yinzi.db.models import Account
     from yinzi.services import billing
 
-    ctx = _context()
+    db = _database()
     table = Table("id", "email", "admin", "available", "held", "created")
-    with ctx.db.read() as session:
+    with db.read() as session:
         for acc in session.execute(select(Account).order_by(Account.id)).scalars():
             bal = billing.balance(session, acc.id)
             table.add_row(
@@ -227,8 +297,8 @@ def keys_create(
     """Create another API key for an account; prints the key alone on stdout."""
     from yinzi.services import accounts
 
-    ctx = _context()
-    with ctx.db.write() as session:
+    db = _database()
+    with db.write() as session:
         key = accounts.create_key(session, accounts.find(session, email), name)
     typer.echo(key.key)
 
@@ -238,9 +308,9 @@ def keys_list(email: str) -> None:
     """List an account's keys (their first characters only)."""
     from yinzi.services import accounts
 
-    ctx = _context()
+    db = _database()
     table = Table("id", "name", "key", "created", "revoked")
-    with ctx.db.read() as session:
+    with db.read() as session:
         for row in accounts.list_keys(session, accounts.find(session, email)):
             revoked = f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else ""
             table.add_row(
@@ -254,23 +324,81 @@ def keys_revoke(key_id: int) -> None:
     """Revoke an API key by its id (see `yinzi keys list`)."""
     from yinzi.services import accounts
 
-    ctx = _context()
-    with ctx.db.write() as session:
+    db = _database()
+    with db.write() as session:
         row = accounts.revoke_key(session, key_id)
     err.print(f"key {row.id} ({row.prefix}…) revoked")
 
 
-@credits_app.command("grant")
-def credits_grant(email: str, amount: int) -> None:
+@credits_app.command("grant", context_settings={"ignore_unknown_options": True})
+def credits_grant(
+    email: str, amount: Annotated[int, typer.Argument(help="Credits to add (positive).")]
+) -> None:
     """Add credits to an account."""
     from yinzi.services import accounts, billing
 
-    ctx = _context()
-    with ctx.db.write() as session:
+    _positive(amount, "grant")
+    db = _database()
+    with db.write() as session:
         account = accounts.find(session, email)
         billing.grant(session, account.id, amount, note="granted by an administrator")
         bal = billing.balance(session, account.id)
     typer.echo(f"{account.email}: available {bal.available}, held {bal.held}")
+
+
+@credits_app.command("revoke", context_settings={"ignore_unknown_options": True})
+def credits_revoke(
+    email: str, amount: Annotated[int, typer.Argument(help="Credits to take back (positive).")]
+) -> None:
+    """Take available credits back from an account (never below zero)."""
+    from yinzi.services import accounts, billing
+
+    _positive(amount, "revoke")
+    db = _database()
+    with db.write() as session:
+        account = accounts.find(session, email)
+        billing.revoke(session, account.id, amount, note="revoked by an administrator")
+        bal = billing.balance(session, account.id)
+    typer.echo(f"{account.email}: available {bal.available}, held {bal.held}")
+
+
+def _positive(amount: int, verb: str) -> None:
+    """Refuse an amount of credits that is zero or negative, naming the command to use."""
+    from yinzi.errors import BadRequest
+
+    if amount <= 0:
+        hint = "; use `yinzi credits revoke` to take credits back" if verb == "grant" else ""
+        raise BadRequest(
+            f"AMOUNT must be a positive number of credits to {verb}, not {amount}{hint}"
+        )
+
+
+@credits_app.command("ledger")
+def credits_ledger(email: str) -> None:
+    """An account's ledger, oldest entry first, with the balance after each entry."""
+    from yinzi.services import accounts, billing
+
+    db = _database()
+    columns = ("time (UTC)", "kind", "amount", "held", "order", "available", "held total")
+    table = Table(*(Column(name, no_wrap=True) for name in columns))
+    available = held = 0
+    with db.read() as session:
+        account = accounts.find(session, email)
+        for entry in billing.entries(session, account.id):
+            available += entry.available_delta
+            held += entry.held_delta
+            table.add_row(
+                f"{entry.created_at:%Y-%m-%d %H:%M:%S}",
+                entry.kind,
+                f"{entry.available_delta:+d}",
+                f"{entry.held_delta:+d}" if entry.held_delta else "",
+                entry.order_no or "",
+                str(available),
+                str(held),
+            )
+    # never squeezed into a narrow terminal or pipe: wider lines wrap, but no cell is cut short
+    wide = Measurement.get(out, out.options.update_width(1000), table).maximum
+    Console(width=max(out.width, wide)).print(table)
 
 
 @credits_app.command("show")
@@ -278,21 +406,16 @@ def credits_show(email: str) -> None:
     """Show an account's available and held credits."""
     from yinzi.services import accounts, billing
 
-    ctx = _context()
-    with ctx.db.read() as session:
+    db = _database()
+    with db.read() as session:
         account = accounts.find(session, email)
         bal = billing.balance(session, account.id)
     typer.echo(f"{account.email}: available {bal.available}, held {bal.held}")
 
 
-@app.command()
-def engines() -> None:
-    """List every engine, whether it can run here, and which jobs use it (and why)."""
-    from yinzi.engines import registry
-    from yinzi.errors import YinziError
-
-    settings = Settings()
-    uses = [
+def _engine_uses(settings: Settings) -> list[tuple[str, str, str]]:
+    """Each configured engine: its family, the setting's value, and the jobs that use it."""
+    return [
         (
             "separation",
             settings.separation_engine,
@@ -304,9 +427,53 @@ def engines() -> None:
         ("music", settings.music_engine, "text-to-music"),
         ("links", settings.links.engine, "short-video analyze"),
     ]
+
+
+def _check_engines(settings: Settings) -> list[str]:
+    """Warnings for every ``auto`` that falls back from its first choice; raises
+    ConfigurationError, with the reason ``yinzi engines`` gives, when a named engine cannot run.
+    """
+    from yinzi.engines import registry
+    from yinzi.errors import ConfigurationError
+
+    fallbacks: dict[tuple[str, str], list[str]] = {}
+    for family, configured, jobs in _engine_uses(settings):
+        if configured == "auto":
+            name, why = registry.choose(family, configured, settings.engine_options)
+            if name != registry.AUTO[family][0]:
+                fallbacks.setdefault((name, why.removeprefix("auto: ")), []).append(jobs)
+            continue
+        spec = registry.ENGINES.get(configured)
+        problem = registry.check(configured, settings.engine_options(configured))
+        if problem is None and spec is not None and spec.family != family:
+            problem = f"it is a {spec.family} engine, not a {family} one"
+        if problem is not None:
+            raise ConfigurationError(
+                f"{jobs}: the configured engine {configured} cannot run here: {problem} "
+                "(see `yinzi engines`)"
+            )
+    return [
+        f"{', '.join(jobs)}: 'auto' falls back to {name} ({why})"
+        for (name, why), jobs in fallbacks.items()
+    ]
+
+
+def _warn_about_engines(settings: Settings) -> None:
+    """Check the configured engines before anything starts (refusing when one cannot run)."""
+    for warning in _check_engines(settings):
+        err.print(f"[bold yellow]WARNING:[/bold yellow] {escape(warning)}", soft_wrap=True)
+
+
+@app.command()
+def engines() -> None:
+    """List every engine, whether it can run here, and which jobs use it (and why)."""
+    from yinzi.engines import registry
+    from yinzi.errors import YinziError
+
+    settings = Settings()
     chosen: dict[str, list[str]] = {}
     reasons: dict[str, str] = {}
-    for family, configured, jobs in uses:
+    for family, configured, jobs in _engine_uses(settings):
         try:
             engine_name, why = registry.choose(family, configured, settings.engine_options)
         except YinziError as exc:
@@ -371,5 +538,5 @@ def main() -> None:
     try:
         app()
     except YinziError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
+        err.print("[red]error:[/red]", escape(exc.message), soft_wrap=True)
         raise SystemExit(1) from exc

@@ -158,6 +158,11 @@ def _default_models_dir() -> Path:
     return Path(cache) / "yinzi" / "models"
 
 
+def _default_data_dir() -> Path:
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "yinzi"
+
+
 def _default_workers() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
@@ -170,7 +175,10 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    data_dir: Path = Field(Path("yinzi-data"), description="Database, files and secrets live here.")
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Database, files and secrets live here (default: the user's data folder).",
+    )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default SQLite in the data folder."
     )

@@ -200,3 +200,18 @@ def test_the_ledger_always_balances(tmp_path: Path, steps: list[tuple[str, int, 
             # conservation: every credit granted is available, held or spent
             assert bal.available + bal.held + charged == granted
     db.dispose()
+
+
+def test_a_revoke_takes_available_credits_back_and_never_goes_below_zero(db: Database) -> None:
+    with db.write() as s:
+        acc = _account(s, 20)
+        order = _order(s, acc, "o1")
+        billing.hold(s, order, 15)
+        with pytest.raises(InsufficientCredits, match="the available balance is 5"):
+            billing.revoke(s, acc.id, 6)
+        billing.revoke(s, acc.id, 5, note="taken back")
+        assert billing.balance(s, acc.id) == billing.BalanceView(available=0, held=15)
+        assert billing.entries(s, acc.id)[-1].kind == "revoke"
+        with pytest.raises(ValueError):
+            billing.revoke(s, acc.id, 0)
+        _assert_balanced(s, acc.id)

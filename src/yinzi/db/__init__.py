@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +22,33 @@ from sqlalchemy.orm import Session, sessionmaker
 def utcnow() -> datetime:
     """Naive UTC: the one time representation stored in the database."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def describe(url: str) -> str:
+    """The database as a user would look for it: its file, or its URL without the password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return parsed.render_as_string(hide_password=True)
+
+
+def missing(url: str) -> str | None:
+    """Where the database is, when ``url`` has no Yinzi schema yet (None when it has one).
+
+    Never creates anything: a SQLite file that does not exist is not opened, since opening it
+    would create it.
+    """
+    where = describe(url)
+    if make_url(url).get_backend_name() == "sqlite" and where != ":memory:":
+        if not Path(where).is_file():
+            return where
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+    return None if {"alembic_version", "accounts"} <= tables else where
 
 
 class Database:

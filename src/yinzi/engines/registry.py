@@ -2,12 +2,14 @@
 
 Built-in engines register here exactly as a plugin would: a name (``family.engine``) and a
 factory that imports its module only when called, so optional heavy libraries are never imported
-unless that engine is chosen. ``check()`` reports whether an engine can run here and, if not, why.
+unless that engine is chosen. ``check()`` reports whether an engine can run here and, if not, why,
+without importing the engine or its libraries.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,10 @@ class EngineSpec:
     """Importable modules the engine needs (checked by ``yinzi engines``)."""
     extra: str | None = None
     """The optional extra that installs those modules."""
+    availability: str | None = None
+    """``module:function`` that says why the engine cannot run with given options, or None when
+    it can (see ``engines/availability.py``); imported instead of the engine, so checking stays
+    cheap. None: nothing beyond the packages in ``requires`` is checked."""
 
 
 ENGINES: dict[str, EngineSpec] = {}
@@ -57,6 +63,7 @@ register(
         summary="Deezer Spleeter 2-stem U-Nets in numpy (MIT weights): vocals, accompaniment; "
         "drums, bass, other split from it",
         requires=("numpy", "scipy"),
+        availability="yinzi.engines.availability:spleeter",
     )
 )
 register(
@@ -68,6 +75,7 @@ register(
         "research-only weights",
         requires=("torch", "demucs"),
         extra="demucs",
+        availability="yinzi.engines.availability:demucs",
     )
 )
 register(
@@ -86,6 +94,7 @@ register(
         target="yinzi.engines.transcription.faster_whisper:FasterWhisperTranscriber",
         summary="Whisper via CTranslate2: accurate, ~100 languages (installed or local weights)",
         requires=("faster_whisper",),
+        availability="yinzi.engines.availability:faster_whisper",
     )
 )
 
@@ -106,6 +115,7 @@ register(
         summary="MusicGen (transformers); non-commercial weights",
         requires=("torch", "transformers"),
         extra="musicgen",
+        availability="yinzi.engines.availability:musicgen",
     )
 )
 register(
@@ -149,27 +159,33 @@ def choose(
 def check(name: str, options: Mapping[str, Any] | None = None) -> str | None:
     """None when the engine can run here, otherwise the reason it cannot.
 
-    Beyond its Python packages, an engine class may define ``availability(**options)``, a
-    classmethod that says (without loading anything heavy) why it cannot run with these options,
-    e.g. a model that is neither on disk nor downloadable.
+    Its Python packages are looked for without importing them (importing torch alone takes
+    seconds); with ``options``, the spec's ``availability`` function says whether the engine can
+    run with them, e.g. a model that is neither on disk nor downloadable.
     """
     spec = ENGINES.get(name)
     if spec is None:
         return f"unknown engine {name!r}; known: {', '.join(sorted(ENGINES))}"
     for module in spec.requires:
-        try:
-            importlib.import_module(module)
-        except ImportError:
+        if not _importable(module):
             hint = f" (pip install 'yinzi[{spec.extra}]')" if spec.extra else ""
             return f"needs the Python package {module!r}{hint}"
+    if spec.availability is None or options is None:
+        return None
     try:
-        availability = getattr(_factory(spec), "availability", None)
+        availability = _resolve(spec.availability, spec.name)
     except ConfigurationError as exc:
         return exc.message
-    if availability is not None and options is not None:
-        problem: str | None = availability(**options)
-        return problem
-    return None
+    problem: str | None = availability(**options)
+    return problem
+
+
+def _importable(module: str) -> bool:
+    """Whether ``module`` is installed, found without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package is missing, or a broken ``__spec__``
+        return False
 
 
 def stems(name: str, options: Mapping[str, Any]) -> tuple[str, ...] | None:
@@ -186,12 +202,17 @@ def stems(name: str, options: Mapping[str, Any]) -> tuple[str, ...] | None:
 
 
 def _factory(spec: EngineSpec) -> Callable[..., Any]:
-    module_name, _, attr = spec.target.partition(":")
+    return _resolve(spec.target, spec.name)
+
+
+def _resolve(target: str, engine: str) -> Callable[..., Any]:
+    """The object a ``module:attribute`` target names, imported now."""
+    module_name, _, attr = target.partition(":")
     try:
-        factory: Callable[..., Any] = getattr(importlib.import_module(module_name), attr)
+        found: Callable[..., Any] = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise ConfigurationError(f"engine {spec.name!r} cannot be loaded: {exc}") from exc
-    return factory
+        raise ConfigurationError(f"engine {engine!r} cannot be loaded: {exc}") from exc
+    return found
 
 
 def load(name: str, family: str, **options: Any) -> Any:

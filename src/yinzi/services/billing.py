@@ -14,6 +14,7 @@ requests can never both spend the same credits, on SQLite or PostgreSQL.
 Entry kinds (available, held):
 
     grant    (+n,  0)   an administrator adds credits
+    revoke   (-n,  0)   an administrator takes available credits back
     hold     (-n, +n)   reserve credits for an order
     capture  ( 0, -n)   an order finished: the held credits are spent
     release  (+n, -n)   give held credits back
@@ -94,6 +95,19 @@ def grant(session: Session, account_id: int, credits: int, note: str | None = No
     _post(session, account_id, "grant", available=credits, note=note)
 
 
+def revoke(session: Session, account_id: int, credits: int, note: str | None = None) -> None:
+    """Take ``credits`` back from the available balance; never below zero (held credits belong
+    to running orders and are left alone)."""
+    if credits <= 0:
+        raise ValueError("a revoke must be positive")
+    available = balance(session, account_id).available
+    if credits > available:
+        raise InsufficientCredits(
+            f"cannot revoke {credits} credits: the available balance is {available}"
+        )
+    _post(session, account_id, "revoke", available=-credits, note=note)
+
+
 def hold(session: Session, order: Order, credits: int) -> None:
     """Reserve ``credits`` more for ``order``; raises InsufficientCredits when short."""
     if credits < 0:
@@ -167,6 +181,12 @@ def balance(session: Session, account_id: int) -> BalanceView:
     if row is None:
         return BalanceView(0, 0)
     return BalanceView(row.available, row.held)
+
+
+def entries(session: Session, account_id: int) -> list[LedgerEntry]:
+    """Every ledger entry of an account, oldest first."""
+    query = select(LedgerEntry).where(LedgerEntry.account_id == account_id).order_by(LedgerEntry.id)
+    return list(session.execute(query).scalars())
 
 
 def ledger_totals(session: Session, account_id: int) -> BalanceView:

@@ -31,7 +31,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from yinzi.engines import availability
 from yinzi.engines._torch import resolve_device
+from yinzi.engines.availability import is_local_folder, missing_musicgen_folder
 from yinzi.engines.music.base import Composition, MusicRequest
 from yinzi.engines.separation.base import Block
 from yinzi.errors import ConfigurationError, EngineError
@@ -89,13 +91,7 @@ class MusicGenComposer:
     @classmethod
     def availability(cls, *, model: str = "facebook/musicgen-small", **_: object) -> str | None:
         """Why ``model`` cannot be used here without a download, or None when it is on disk."""
-        if _is_local(model):
-            return _missing_folder(model)
-        from huggingface_hub import try_to_load_from_cache
-
-        if not isinstance(try_to_load_from_cache(model, "config.json"), str):
-            return f"the MusicGen model {model!r} is not in the local Hugging Face cache"
-        return None
+        return availability.musicgen(model=model)
 
     def seconds(self, bars: int) -> float:
         """The clip length the contract gives ``bars`` bars of 4/4 at the nominal tempo."""
@@ -124,12 +120,12 @@ class MusicGenComposer:
             return self._loaded
 
     def _load(self) -> _Loaded:
-        if _is_local(self.model) and (problem := _missing_folder(self.model)):
+        if is_local_folder(self.model) and (problem := missing_musicgen_folder(self.model)):
             raise ConfigurationError(problem + "; see docs/musicgen.md")
 
         hf: Any = importlib.import_module("transformers")  # typed loosely: stubs vary by version
         device = resolve_device(self.device)
-        source = os.path.expanduser(self.model) if _is_local(self.model) else self.model
+        source = os.path.expanduser(self.model) if is_local_folder(self.model) else self.model
         try:
             model = hf.MusicgenForConditionalGeneration.from_pretrained(
                 source, local_files_only=self.local_files_only
@@ -227,15 +223,3 @@ def _blocks(audio: npt.NDArray[np.float32]) -> Iterator[Block]:
     step = round(BLOCK_SECONDS * SAMPLE_RATE)
     for start in range(0, audio.shape[1], step):
         yield audio[:, start : start + step]
-
-
-def _is_local(model: str) -> bool:
-    """True when ``model`` names a folder rather than a Hugging Face repository id."""
-    return os.path.isdir(model) or model.startswith(("/", "./", "../", "~", "\\"))
-
-
-def _missing_folder(model: str) -> str | None:
-    folder = os.path.expanduser(model)
-    if not os.path.isfile(os.path.join(folder, "config.json")):
-        return f"the MusicGen model folder {folder} does not exist or has no config.json"
-    return None

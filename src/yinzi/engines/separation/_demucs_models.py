@@ -16,6 +16,9 @@ functions, so this module imports without them.
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,9 @@ KNOWN_SOURCES: dict[str, tuple[str, ...]] = {
     "mdx_extra_q": FOUR_STEMS,
 }
 """Sources of the published models, known without loading them."""
+
+HF_NAMESPACE = "adefossez"
+"""The Hugging Face user whose repositories hold Demucs's published models."""
 
 HOW_TO_GET = (
     "download the model files on a machine with internet (see docs/demucs.md: the bag "
@@ -70,7 +76,7 @@ def missing(name: str, repo: str | Path | None) -> str | None:
         except ConfigurationError as exc:
             return exc.message
         return None
-    if _hf_files(name) is not None or _torch_hub_repo(name) is not None:
+    if _hf_files(name) is not None or _in_torch_hub_cache(name):
         return None
     return f"Demucs model {name!r} is not downloaded yet; " + HOW_TO_GET
 
@@ -136,13 +142,14 @@ def _load_cached(name: str) -> Any | None:
 
 def _hf_files(name: str) -> tuple[dict[str, Any], list[str]] | None:
     """The bag and its cached safetensors files in the Hugging Face cache, if all are there."""
+    if importlib.util.find_spec("demucs") is None:
+        return None
     try:
         import yaml
-        from demucs.hf import DEFAULT_NAMESPACE, hf_repo_name
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return None
-    repo_id = f"{DEFAULT_NAMESPACE}/{hf_repo_name(name)}"
+    repo_id = f"{HF_NAMESPACE}/{_hf_repo_name(name)}"
     bag_file = try_to_load_from_cache(repo_id, f"{name}.yaml")
     if not isinstance(bag_file, str):
         return None
@@ -151,6 +158,51 @@ def _hf_files(name: str) -> tuple[dict[str, Any], list[str]] | None:
     if not all(isinstance(path, str) for path in paths):
         return None
     return bag, [str(path) for path in paths]
+
+
+def _hf_repo_name(name: str) -> str:
+    """Demucs's Hugging Face repository for ``name`` (``demucs.hf.hf_repo_name``, which cannot
+    be imported without torch): ``htdemucs_ft`` -> ``HTDemucs-ft``, ``mdx`` -> ``Demucs-mdx``."""
+    if name == "htdemucs":
+        return "HTDemucs"
+    if name.startswith("htdemucs_"):
+        return "HTDemucs-" + name.removeprefix("htdemucs_")
+    return "Demucs-" + name
+
+
+def _in_torch_hub_cache(name: str) -> bool:
+    """Whether every file of ``name`` is in the torch hub cache, found without importing torch
+    or Demucs: their remote file list and bags ship as data files in the Demucs package."""
+    import yaml
+
+    package = importlib.util.find_spec("demucs")
+    if package is None or not package.submodule_search_locations:
+        raise ImportError("demucs is not installed")
+    remote = Path(next(iter(package.submodule_search_locations))) / "remote"
+    files = {}
+    for line in (remote / "files.txt").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "root:")):
+            files[line.split("-", 1)[0]] = line.rsplit("/", 1)[-1]
+    if name in files:
+        signatures = [name]
+    elif (remote / f"{name}.yaml").is_file():
+        signatures = yaml.safe_load((remote / f"{name}.yaml").read_text())["models"]
+    else:
+        return False
+    checkpoints = _torch_hub_dir() / "checkpoints"
+    return all(sig in files and (checkpoints / files[sig]).is_file() for sig in signatures)
+
+
+def _torch_hub_dir() -> Path:
+    """``torch.hub.get_dir()``: asked of torch when it is loaded already (it may have been
+    moved with ``set_dir``), else worked out as torch does, from TORCH_HOME or the cache folder."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return Path(torch.hub.get_dir())
+    cache = os.environ.get("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+    home = os.environ.get("TORCH_HOME", os.path.join(cache, "torch"))
+    return Path(os.path.expanduser(home)) / "hub"
 
 
 def _torch_hub_repo(name: str) -> Any | None:

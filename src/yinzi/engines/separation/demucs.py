@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from yinzi.engines import availability
 from yinzi.engines._torch import resolve_device
 from yinzi.engines.separation import _demucs_models
 from yinzi.engines.separation._demucs_chunks import Audio, CrossfadeChunker, Piece
@@ -85,7 +86,7 @@ class DemucsSeparator:
         cls, *, model: str = "htdemucs", repo: str | Path | None = None, **_: object
     ) -> str | None:
         """Why ``model`` cannot be used here without a download, or None when it is on disk."""
-        return _demucs_models.missing(model, repo)
+        return availability.demucs(model=model, repo=repo)
 
     @classmethod
     def known_stems(cls, *, model: str = "htdemucs", **_: object) -> tuple[str, ...] | None:

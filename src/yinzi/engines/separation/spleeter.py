@@ -38,6 +38,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from yinzi import models
+from yinzi.engines import availability
 from yinzi.engines.separation._checkpoint import load_arrays
 from yinzi.engines.separation._spleeter_net import UNet
 from yinzi.engines.separation._stems import StemSplitter
@@ -48,7 +49,7 @@ from yinzi.errors import ConfigurationError
 
 __all__ = ["SpleeterOptions", "SpleeterSeparator"]
 
-MODEL = "spleeter-2stems"
+MODEL = availability.SPLEETER_MODEL
 N_FFT = 4096
 HOP = 1024
 MODELLED_BINS = 1024
@@ -98,11 +99,7 @@ class SpleeterSeparator:
     @classmethod
     def availability(cls, *, models_dir: str | Path, **_: object) -> str | None:
         """Why the weights cannot be used from ``models_dir``, or None when they are installed."""
-        try:
-            models.require(MODEL, Path(models_dir))
-        except ConfigurationError as exc:
-            return exc.message
-        return None
+        return availability.spleeter(models_dir=models_dir)
 
     def load(self) -> tuple[UNet, UNet]:
         """The vocals and accompaniment networks, verified and loaded once."""

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from yinzi.engines import availability
 from yinzi.engines.transcription import _chinese, _whisper_guards, _whisper_pass
 from yinzi.engines.transcription._whisper_models import (
     Placement,
@@ -118,11 +119,9 @@ class FasterWhisperTranscriber:
         **_: object,
     ) -> str | None:
         """Why ``model`` cannot be used here without a download, or None when it is on disk."""
-        try:
-            locate(model, download_root=download_root, local_files_only=True, models_dir=models_dir)
-        except ConfigurationError as exc:
-            return exc.message
-        return None
+        return availability.faster_whisper(
+            model=model, download_root=download_root, models_dir=models_dir
+        )
 
     def placement(self) -> Placement:
         """Where the model runs, with ``auto`` resolved for this machine."""

@@ -1,0 +1,5 @@
+"""``python -m yinzi``: the same as the ``yinzi`` command."""
+
+from yinzi.cli import main
+
+main()
