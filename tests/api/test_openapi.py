@@ -39,6 +39,7 @@ OPERATIONS = [
         "code",
         [401, 404, 422, 429, 500],
     ),
+    ("get", "/api/v1/chat/credit", VOCAL_REMOVAL, "VocalRemovalError", "code", [401, 429, 500]),
     (
         "post",
         "/v1/textToMusic",

@@ -232,6 +232,9 @@ SUCCESS: dict[str, Schema] = {
         )
     ),
     "VocalRemovalCreated": vocal_removal_ok(obj({"taskId": STRING})),
+    "KieCredit": vocal_removal_ok(
+        {**INTEGER, "description": "The credits the account has available."}
+    ),
     "VocalRemovalRecord": vocal_removal_ok(
         obj(
             {

@@ -169,6 +169,16 @@ def balance(session: Session, account_id: int) -> BalanceView:
     return BalanceView(row.available, row.held)
 
 
+def returned(session: Session, order_no: str) -> int:
+    """Credits given back to the account for ``order_no`` (its releases and refunds)."""
+    total = session.execute(
+        select(func.coalesce(func.sum(LedgerEntry.available_delta), 0)).where(
+            LedgerEntry.order_no == order_no, LedgerEntry.kind.in_(("release", "refund"))
+        )
+    ).scalar_one()
+    return int(total)
+
+
 def ledger_totals(session: Session, account_id: int) -> BalanceView:
     """The balance recomputed from the ledger alone (for audits and tests)."""
     available, held = session.execute(
