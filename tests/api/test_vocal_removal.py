@@ -358,30 +358,32 @@ def _failed_task(ctx: Context, user: User, code: str, hold: int | None = None) -
 
 
 @pytest.mark.parametrize(
-    ("error_code", "hold", "expected"),
+    ("error_code", "hold", "expected", "record_code"),
     [
-        ("fetch_failed", None, 400),
-        ("address_refused", None, 400),
-        ("media_error", None, 400),
-        ("insufficient_credits", None, 400),
-        ("timeout", None, 408),
-        ("input_too_large", None, 413),
-        ("unsupported", None, 501),
-        ("configuration_error", None, 501),
-        ("engine_failed", None, 531),
-        ("internal_error", None, 531),
-        ("worker_lost", None, 531),
-        ("engine_failed", 0, 500),
+        ("fetch_failed", None, 400, 451),
+        ("address_refused", None, 400, 451),
+        ("media_error", None, 400, 422),
+        ("insufficient_credits", None, 400, 402),
+        ("timeout", None, 408, 500),
+        ("input_too_large", None, 413, 451),
+        ("unsupported", None, 501, 500),
+        ("configuration_error", None, 501, 500),
+        ("engine_failed", None, 531, 500),
+        ("internal_error", None, 531, 500),
+        ("worker_lost", None, 531, 500),
+        ("engine_failed", 0, 500, 500),
     ],
 )
 def test_callback_codes_follow_kies_list(
-    ctx: Context, user: User, error_code: str, hold: int | None, expected: int
+    ctx: Context, user: User, error_code: str, hold: int | None, expected: int, record_code: int
 ) -> None:
     """Known causes get their own code; any other failure is 531 ("failed, credits refunded")
-    when credits held for it came back, and 500 when it held none."""
+    when credits held for it came back, and 500 when it held none. record-info's errorCode
+    keeps the codes of Kie's response list."""
     order = _failed_task(ctx, user, error_code, hold)
     body = vocal_removal.callback_body(ctx, order)
     assert body["code"] == expected
+    assert vocal_removal.error_code(order) == record_code
     assert body["data"]["vocal_separation_info"] is None
     assert body["data"]["vocal_removal_info"] is None
 
