@@ -21,10 +21,11 @@ from fastapi.testclient import TestClient
 from yinzi.app import create_app
 from yinzi.context import Context
 from yinzi.db.migrate import upgrade
+from yinzi.media import testing
 from yinzi.queue.embedded import Worker
 from yinzi.settings import Settings
 
-from helpers import User, make_settings, new_user
+from helpers import Receiver, User, make_settings, new_user
 
 PG_ADMIN_URL = os.environ.get("YINZI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -117,3 +118,18 @@ def file_server(tmp_path: Path) -> Iterator[FileServer]:
     server.shutdown()
     server.server_close()
     thread.join()
+
+
+@pytest.fixture
+def song(file_server: FileServer) -> str:
+    """The URL of a 3-second song on the test's file server."""
+    testing.song(file_server.root / "song.wav", seconds=3.0)
+    return file_server.url("song.wav")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A callback receiver that answers 200 to everything."""
+    r = Receiver([])
+    yield r
+    r.close()

@@ -58,6 +58,7 @@ DIALECTS = (
     Dialect(open_v1.PREFIX, open_v1.render_error, open_v1.has_credentials),
     Dialect(files.PREFIX, files.render_error, _no_key_needed),
     Dialect(vocal_removal.PREFIX, vocal_removal.render_error, vocal_removal.has_credentials),
+    Dialect(vocal_removal.CHAT_PREFIX, vocal_removal.render_error, vocal_removal.has_credentials),
     Dialect(text_to_music.PREFIX, text_to_music.render_error, text_to_music.has_credentials),
 )
 _HTTP_ERRORS: dict[int, type[YinziError]] = {
@@ -189,6 +190,7 @@ def create_app(
     )
     app.include_router(open_v1.router)
     app.include_router(vocal_removal.router)
+    app.include_router(vocal_removal.chat_router)
     app.include_router(text_to_music.router)
     app.include_router(files.router)
     openapi.install(app)

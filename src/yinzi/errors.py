@@ -152,6 +152,12 @@ class AddressRefused(FetchError):
     code = "address_refused"
 
 
+class InputTooLarge(FetchError):
+    """The input is larger than this order may take"""
+
+    code = "input_too_large"
+
+
 class MediaError(InputError):
     """The input is not a readable audio or video file"""
 
@@ -162,6 +168,13 @@ class EngineError(YinziError):
     """The engine failed to process the audio"""
 
     code = "engine_failed"
+
+
+class Unsupported(YinziError):
+    """The engine cannot produce what was asked"""
+
+    status = 501
+    code = "unsupported"
 
 
 class ConfigurationError(YinziError):

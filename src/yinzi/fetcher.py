@@ -53,7 +53,7 @@ from yinzi._netguard import (
     resolve_host,
     why_not_public,
 )
-from yinzi.errors import AddressRefused, ConfigurationError, FetchError
+from yinzi.errors import AddressRefused, ConfigurationError, FetchError, InputTooLarge
 from yinzi.settings import FetchSettings
 
 __all__ = [
@@ -148,8 +148,8 @@ class _Call:
     backend: PinnedBackend
     pace: Pace | None = None
 
-    def fail(self, reason: str, refused: bool = False) -> FetchError:
-        cls = AddressRefused if refused else FetchError
+    def fail(self, reason: str, refused: bool = False, too_large: bool = False) -> FetchError:
+        cls = AddressRefused if refused else InputTooLarge if too_large else FetchError
         return cls(f"could not fetch {self.shown_url}: {reason}")
 
     def expired(self) -> bool:
@@ -196,17 +196,25 @@ class GuardedFetcher:
             raise cls(f"could not fetch {_shown(url)}: {exc}") from exc
 
     def download(
-        self, url: str, dest: Path, *, headers: Mapping[str, str] | None = None
+        self,
+        url: str,
+        dest: Path,
+        *,
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
     ) -> FetchResult:
         """Stream ``url`` to ``dest`` atomically (via ``dest`` + ``.part``), following redirects.
 
         ``headers`` are sent with the request (e.g. the Referer a video host wants); credential
         headers are dropped on a redirect to another origin, as for :meth:`request`.
+        ``max_bytes`` lowers the policy's limit for this download only.
 
-        Raises :class:`FetchError` for a refused URL, a non-2xx answer, a body over
-        ``max_bytes``, a download slower than ``timeout_seconds`` or a network failure.
+        Raises :class:`FetchError` for a refused URL, a non-2xx answer, a download slower than
+        ``timeout_seconds`` or a network failure, and :class:`InputTooLarge` for a body over
+        the limit.
         """
         part = dest.with_name(dest.name + ".part")  # not with_suffix: a.mp3 and a.wav differ
+        limit = min(self._policy.max_bytes, max_bytes or self._policy.max_bytes)
         pace = self._policy.pace()
         with self._call(url, self._policy.timeout_seconds, pace) as (call, client):
             sent = {**(headers or {}), "Accept-Encoding": "identity"}
@@ -216,7 +224,7 @@ class GuardedFetcher:
                     raise call.fail(f"the server answered {_status(response)}")
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with part.open("wb") as file:
-                    for chunk in self._body(call, response, self._policy.max_bytes):
+                    for chunk in self._body(call, response, limit):
                         file.write(chunk)
                 size = part.stat().st_size
                 os.replace(part, dest)
@@ -370,12 +378,13 @@ class GuardedFetcher:
     def _body(self, call: _Call, response: httpx.Response, limit: int) -> Iterator[bytes]:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise call.fail(f"it is {_size(int(declared))}, over the limit of {_size(limit)}")
+            over = f"it is {_size(int(declared))}, over the limit of {_size(limit)}"
+            raise call.fail(over, too_large=True)
         received = 0
         for chunk in response.iter_bytes(_CHUNK_BYTES):
             received += len(chunk)
             if received > limit:
-                raise call.fail(f"it is larger than the limit of {_size(limit)}")
+                raise call.fail(f"it is larger than the limit of {_size(limit)}", too_large=True)
             if call.expired():
                 raise call.fail(self._too_slow(call))
             yield chunk

@@ -19,7 +19,7 @@ from types import TracebackType
 from yinzi import media
 from yinzi.context import Context
 from yinzi.db.models import Order
-from yinzi.errors import YinziError
+from yinzi.errors import InputTooLarge, YinziError
 from yinzi.services import orders
 from yinzi.services.orders import ORDER_KINDS, StaleClaim
 from yinzi.tasks import TASKS, TaskResult
@@ -104,9 +104,20 @@ def _scratch(ctx: Context, order_no: str, token: str) -> Iterator[Path]:
 
 
 def _obtain_input(ctx: Context, order: Order, work: Path) -> Path:
+    """The order's input as a local file, within the order's own size limit if it has one
+    (``options["maxInputBytes"]``, e.g. the vocal-removal API's limit on ``audioUrl``)."""
+    limit: int | None = order.options.get("maxInputBytes")
     if order.source.lower().startswith(("http://", "https://")):
-        return ctx.fetcher.download(order.source, work / "input").path
-    return ctx.storage.open_local(order.source, work)
+        return ctx.fetcher.download(order.source, work / "input", max_bytes=limit).path
+    path = ctx.storage.open_local(order.source, work)
+    size = path.stat().st_size
+    if limit and size > limit:
+        raise InputTooLarge(f"the input is {_mib(size)}, over the limit of {_mib(limit)}")
+    return path
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024**2:.3g} MiB"
 
 
 class Lease:

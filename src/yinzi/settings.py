@@ -225,6 +225,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         64 * 1024, ge=1024, description="Largest request body of every other endpoint (413)."
     )
+    vocal_removal_max_input_bytes: int = Field(
+        20 * 1024**2, ge=1, description="Largest vocal-removal `audioUrl` input (Kie's 20 MB)."
+    )
 
     models_dir: Path = Field(
         default_factory=_default_models_dir,

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 import numpy as np
 import numpy.typing as npt
 import pytest
-from api.test_vocal_removal import Receiver
 from fastapi.testclient import TestClient
 
 from yinzi import media
@@ -28,7 +27,7 @@ from yinzi.services import billing
 from yinzi.settings import Settings
 
 from conftest import FileServer
-from helpers import User, drain, make_settings
+from helpers import Receiver, User, drain, make_settings
 
 GENERATE = "/api/v1/vocal-removal/generate"
 RECORD = "/api/v1/vocal-removal/record-info"

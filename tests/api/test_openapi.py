@@ -39,6 +39,7 @@ OPERATIONS = [
         "code",
         [401, 404, 422, 429, 500],
     ),
+    ("get", "/api/v1/chat/credit", VOCAL_REMOVAL, "VocalRemovalError", "code", [401, 429, 500]),
     (
         "post",
         "/v1/textToMusic",
@@ -165,7 +166,13 @@ def test_vocal_removal_generate_requires_a_callback_and_an_audio(document: dict[
     generate = schema(document, "GenerateRequest")
     assert generate["required"] == ["callBackUrl"]
     assert generate["properties"]["callBackUrl"]["type"] == "string"
-    assert generate["anyOf"] == [{"required": ["audioUrl"]}, {"required": ["taskId", "audioId"]}]
+    assert generate["oneOf"] == [
+        {
+            "required": ["audioUrl"],
+            "not": {"anyOf": [{"required": ["taskId"]}, {"required": ["audioId"]}]},
+        },
+        {"required": ["taskId", "audioId"], "not": {"required": ["audioUrl"]}},
+    ]
     assert generate["properties"]["type"]["enum"] == [
         "separate_vocal",
         "split_stem",

@@ -6,23 +6,23 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from yinzi.api import vocal_removal
 from yinzi.context import Context
 from yinzi.db.models import Order
+from yinzi.engines.separation.spectral import SpectralSeparator
 from yinzi.media import testing
 from yinzi.queue.embedded import Worker
-from yinzi.services import accounts
+from yinzi.services import accounts, orders
 from yinzi.services.callbacks import new_secret
 
 from conftest import FileServer
-from helpers import User, drain, new_user
+from helpers import Receiver, User, drain, new_user
 
 GENERATE = "/api/v1/vocal-removal/generate"
 RECORD = "/api/v1/vocal-removal/record-info"
@@ -43,48 +43,6 @@ SEED_URL_FIELDS = {
     "brassUrl",
     "woodwindsUrl",
 }
-
-
-class Receiver:
-    """A callback receiver on loopback answering a scripted list of statuses."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses = statuses
-        self.calls: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.calls.append((dict(self.headers), body))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver([])
-    yield r
-    r.close()
-
-
-@pytest.fixture
-def song(file_server: FileServer) -> str:
-    testing.song(file_server.root / "song.wav", seconds=3.0)
-    return file_server.url("song.wav")
 
 
 def _generate(client: TestClient, user: User, body: dict[str, Any], **headers: str) -> Any:
@@ -150,6 +108,9 @@ def test_split_stem_fills_the_stems_and_leaves_instrumental_null(
     assert response["instrumentalUrl"] is None
     assert all(response[k] for k in ("vocalUrl", "drumsUrl", "bassUrl", "otherUrl"))
     assert response["guitarUrl"] is None and response["pianoUrl"] is None
+    assert response["fxUrl"] == response["otherUrl"]  # Kie has no "other" field
+    info = receiver.payloads()[0]["data"]["vocal_separation_info"]
+    assert info["fx_url"] and info["fx_url"] == info["other_url"]
     balance = client.post(
         "/api/open/v1/order/create",
         json={"orderType": "extract-voice", "stuff": {"pathKey": song}},
@@ -245,7 +206,9 @@ def test_a_failed_task_calls_back_with_the_failure(
     assert record["successFlag"] == "CREATE_TASK_FAILED"
     assert record["errorCode"] == 422 and "not a readable" in record["errorMessage"]
     payload = json.loads(receiver.calls[0][1])
-    assert payload["code"] == 422 and payload["data"]["vocal_removal_info"] is None
+    assert payload["code"] == 400  # unreadable input: Kie's callback code for bad input
+    assert payload["data"]["vocal_removal_info"] is None
+    assert payload["data"]["vocal_separation_info"] is None
 
 
 def _error(response: Any) -> tuple[int, int, str]:
@@ -335,17 +298,24 @@ def test_split_stem_with_a_six_stem_demucs_model_fills_guitar_and_piano(
         "guitarUrl",
         "pianoUrl",
         "otherUrl",
+        "fxUrl",
     }
 
 
 def test_a_callback_to_a_refused_address_fails_at_once_saying_why(
-    client: TestClient, ctx: Context, user: User, worker: Worker, song: str
+    client: TestClient, ctx: Context, user: User, worker: Worker, song: str, receiver: Receiver
 ) -> None:
     """The address policy refuses the same address every time: one attempt, no retries, and
-    record-info says why (the metadata address is refused even where private ones are allowed)."""
+    record-info says why (the metadata address is refused even where private ones are allowed).
+    Such an address is refused at create; here the stored URL is changed afterwards, as when a
+    host name that passed at create resolves elsewhere at delivery."""
     worker.ctx.settings.callback_backoff_seconds = 0.05
-    body = {"audioUrl": song, "callBackUrl": "http://169.254.169.254/latest/cb"}
+    body = {"audioUrl": song, "callBackUrl": receiver.url}
     task_id = _generate(client, user, body).json()["data"]["taskId"]
+    with ctx.db.write() as session:
+        stored = session.get(Order, task_id)
+        assert stored is not None
+        stored.callback_url = "http://169.254.169.254/latest/cb"
     _deliver(worker, rounds=10)
     record = client.get(f"{RECORD}?taskId={task_id}", headers=user.auth).json()["data"]
     assert record["successFlag"] == "CALLBACK_EXCEPTION"
@@ -355,3 +325,85 @@ def test_a_callback_to_a_refused_address_fails_at_once_saying_why(
     with ctx.db.read() as session:
         order = session.get(Order, task_id)
         assert order is not None and order.callback_attempts == 1
+
+
+def _failed_task(ctx: Context, user: User, code: str, hold: int | None = None) -> Order:
+    """A separate_vocal task that failed with ``code``, holding ``hold`` credits until then."""
+    with ctx.db.write() as session:
+        account = accounts.find(session, user.email)
+        created = orders.create(
+            session,
+            ctx.settings,
+            account,
+            "separate_vocal",
+            "https://example.com/a.mp3",
+            {},
+            callback_url="https://example.com/hook",
+            hold=hold,
+        )
+    claimed = orders.claim(ctx.db, ctx.settings, created.order_no)
+    assert claimed is not None
+    if code == "timeout":
+        with ctx.db.write() as session:
+            stored = session.get(Order, created.order_no)
+            assert stored is not None
+            stored.deadline_at = stored.created_at - timedelta(seconds=1)
+        assert orders.expire_overdue(ctx.db, ctx.settings) == [created.order_no]
+    else:
+        orders.fail(ctx.db, created.order_no, claimed[1], f"failed: {code}", code)
+    with ctx.db.read() as session:
+        ended = session.get(Order, created.order_no)
+        assert ended is not None
+        return ended
+
+
+@pytest.mark.parametrize(
+    ("error_code", "hold", "expected", "record_code"),
+    [
+        ("fetch_failed", None, 400, 451),
+        ("address_refused", None, 400, 451),
+        ("media_error", None, 400, 422),
+        ("insufficient_credits", None, 400, 402),
+        ("timeout", None, 408, 500),
+        ("input_too_large", None, 413, 451),
+        ("unsupported", None, 501, 500),
+        ("configuration_error", None, 501, 500),
+        ("engine_failed", None, 531, 500),
+        ("internal_error", None, 531, 500),
+        ("worker_lost", None, 531, 500),
+        ("engine_failed", 0, 500, 500),
+    ],
+)
+def test_callback_codes_follow_kies_list(
+    ctx: Context, user: User, error_code: str, hold: int | None, expected: int, record_code: int
+) -> None:
+    """Known causes get their own code; any other failure is 531 ("failed, credits refunded")
+    when credits held for it came back, and 500 when it held none. record-info's errorCode
+    keeps the codes of Kie's response list."""
+    order = _failed_task(ctx, user, error_code, hold)
+    body = vocal_removal.callback_body(ctx, order)
+    assert body["code"] == expected
+    assert vocal_removal.error_code(order) == record_code
+    assert body["data"]["vocal_separation_info"] is None
+    assert body["data"]["vocal_removal_info"] is None
+
+
+def test_an_engine_without_the_stems_asked_for_fails_unsupported(
+    client: TestClient,
+    user: User,
+    worker: Worker,
+    song: str,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An engine that makes no "accompaniment" cannot do separate_vocal: Kie's 501."""
+    monkeypatch.setattr(SpectralSeparator, "stems", ("vocals", "drums"))
+    worker.ctx.settings.separation_engine = "separation.spectral"
+    body = {"audioUrl": song, "callBackUrl": receiver.url}
+    task_id = _generate(client, user, body).json()["data"]["taskId"]
+    drain(worker)
+    (payload,) = receiver.payloads()
+    assert payload["code"] == 501, payload
+    assert "unknown stem(s) ['accompaniment']" in payload["msg"]
+    record = client.get(f"{RECORD}?taskId={task_id}", headers=user.auth).json()["data"]
+    assert record["successFlag"] == "GENERATE_AUDIO_FAILED"

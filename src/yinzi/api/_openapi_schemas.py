@@ -137,7 +137,8 @@ MODEL_FIELDS: dict[str, dict[str, Schema]] = {
         },
         "audioUrl": {
             "minLength": 1,
-            "description": "The audio: an http(s) URL or an uploaded file's pathKey.",
+            "description": "The audio: an http(s) URL or an uploaded file's pathKey, at most "
+            "20 MiB; not with `taskId` or `audioId`.",
         },
         "taskId": {"minLength": 1, "description": "Or a finished text-to-music task's `taskId`"},
         "audioId": {"minLength": 1, "description": "and its `uid` (or `0`)."},
@@ -164,8 +165,14 @@ MODEL_RULES: dict[str, Schema] = {
         "then": {"properties": {"stuff": {"required": ["text", "length"]}}},
         "else": {"properties": {"stuff": {"required": ["pathKey"]}}},
     },
-    "GenerateRequest": {
-        "anyOf": [{"required": ["audioUrl"]}, {"required": ["taskId", "audioId"]}],
+    "GenerateRequest": {  # audioUrl, or taskId and audioId; never both
+        "oneOf": [
+            {
+                "required": ["audioUrl"],
+                "not": {"anyOf": [{"required": ["taskId"]}, {"required": ["audioId"]}]},
+            },
+            {"required": ["taskId", "audioId"], "not": {"required": ["audioUrl"]}},
+        ],
         "if": {"properties": {"type": {"const": "split_stem_advanced"}}, "required": ["type"]},
         "then": {"required": ["stemName"]},
     },
@@ -243,6 +250,9 @@ SUCCESS: dict[str, Schema] = {
         )
     ),
     "VocalRemovalCreated": vocal_removal_ok(obj({"taskId": STRING})),
+    "KieCredit": vocal_removal_ok(
+        {**INTEGER, "description": "The credits the account has available."}
+    ),
     "VocalRemovalRecord": vocal_removal_ok(
         obj(
             {

@@ -52,6 +52,7 @@ class Dialect:
 DIALECTS = (
     Dialect(open_v1.PREFIX, ("bearerAuth", "apiKeyQuery"), "OpenApiError", open_v1.CODES),
     Dialect(vocal_removal.PREFIX, ("bearerAuth",), "VocalRemovalError", vocal_removal.CODES),
+    Dialect(vocal_removal.CHAT_PREFIX, ("bearerAuth",), "VocalRemovalError", vocal_removal.CODES),
     Dialect(text_to_music.PREFIX, ("keyHeader",), "TextToMusicError", (400, 401, 402, 404, 500)),
     Dialect(files.PREFIX, (), "FileError", (400, 403, 404, 416, 500)),
 )
@@ -73,6 +74,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/vocal-removal/record-info"): Operation(
         "VocalRemovalRecord", errors=(401, 404, 422, 429, 500)
     ),
+    ("get", "/api/v1/chat/credit"): Operation("KieCredit", errors=(401, 429, 500)),
     ("post", "/v1/textToMusic"): Operation("MusicTaskCreated", "201", (400, 401, 402, 500)),
     ("get", "/v1/textToMusic"): Operation("MusicTaskPage", errors=(400, 401, 500)),
     ("get", "/v1/textToMusic/{uid}"): Operation("MusicTaskResult", errors=(400, 401, 404, 500)),

@@ -3,7 +3,8 @@
 Errors use the same envelope with ``code`` equal to the HTTP status, one of the codes Kie
 documents: 401, 402, 404, 409, 422, 429, 451, 455 and 500. A task is an order of type
 ``separate_vocal``, ``split_stem`` or ``split_stem_advanced`` (one named stem and the rest, see
-:mod:`yinzi.services.stem_names`); its ``taskId`` is the order number.
+:mod:`yinzi.services.stem_names`); its ``taskId`` is the order number. Kie's balance call,
+``GET /api/v1/chat/credit``, is here too (:data:`chat_router`).
 """
 
 from __future__ import annotations
@@ -19,13 +20,22 @@ from pydantic import BaseModel, Field
 from yinzi.api.deps import ContextDep, DispatcherDep, IdempotencyKey, bearer_token
 from yinzi.api.limits import MAX_ID, MAX_URL, MAX_WORD
 from yinzi.context import Context
-from yinzi.db.models import Account, Order
-from yinzi.errors import Maintenance, MissingApiKey, NotFound, ValidationFailed, YinziError
-from yinzi.services import orders, stem_names
+from yinzi.db.models import Account, Order, Upload
+from yinzi.errors import (
+    Maintenance,
+    MissingApiKey,
+    NotFound,
+    OrderNotFound,
+    ValidationFailed,
+    YinziError,
+)
+from yinzi.services import billing, callbacks, orders, stem_names
 from yinzi.services.orders import OrderStatus
 
 PREFIX = "/api/v1/vocal-removal"
+CHAT_PREFIX = "/api/v1/chat"
 router = APIRouter(prefix=PREFIX, tags=["Vocal removal (Kie-compatible)"])
+chat_router = APIRouter(prefix=CHAT_PREFIX, tags=["Vocal removal (Kie-compatible)"])
 CODES = (401, 402, 404, 409, 422, 429, 451, 455, 500)
 TYPES = ("separate_vocal", "split_stem", stem_names.ORDER_TYPE)
 URL_FIELDS = (
@@ -61,7 +71,26 @@ STEM_FIELDS = {
     "brass": "brassUrl",
     "woodwinds": "woodwindsUrl",
 }
-INPUT_CODES = {"fetch_failed": 451, "insufficient_credits": 402}
+INPUT_CODES = {
+    "fetch_failed": 451,
+    "address_refused": 451,
+    "input_too_large": 451,
+    "insufficient_credits": 402,
+}
+CALLBACK_CODES = {
+    "fetch_failed": 400,
+    "address_refused": 400,
+    "media_error": 400,
+    "input_error": 400,
+    "insufficient_credits": 400,
+    "timeout": 408,
+    "input_too_large": 413,
+    "unsupported": 501,
+    "configuration_error": 501,
+}
+"""Callback ``code`` of a failure, by the order's error code; any other failure is 531 when the
+task's credits were given back and 500 when it held none (see :func:`callback_code`)."""
+NOT_FOUND = "Not Found - The requested resource or endpoint does not exist"
 
 
 def render_error(exc: YinziError) -> JSONResponse:
@@ -103,8 +132,9 @@ def _account(request: Request, ctx: ContextDep) -> Account:
 CurrentAccount = Annotated[Account, Depends(_account)]
 
 
-def callback_url(value: str | None) -> str:
-    """A callback URL that could be delivered to: http(s), a valid host, no spaces."""
+def callback_url(ctx: Context, value: str | None) -> str:
+    """A callback URL that could be delivered to: http(s), a valid host, no spaces, and an
+    address the fetch policy allows (:func:`yinzi.services.callbacks.check_url`)."""
     url = (value or "").strip()
     try:
         parts = urlsplit(url)
@@ -118,14 +148,22 @@ def callback_url(value: str | None) -> str:
         valid = False
     if not valid:
         raise ValidationFailed("callBackUrl is required and must be a valid http(s) URL")
+    callbacks.check_url(ctx, url)
     return url
 
 
 def _source(ctx: Context, account: Account, body: GenerateRequest) -> str:
+    if body.audioUrl and (body.taskId or body.audioId):
+        raise ValidationFailed(
+            "audioUrl cannot be combined with taskId or audioId: send either audioUrl, "
+            "or taskId and audioId"
+        )
     if body.audioUrl:
         url = body.audioUrl.strip()
         if url.lower().startswith(("http://", "https://")):
             ctx.fetcher.check_url(url)
+        else:
+            _check_upload_size(ctx, url)
         return url
     if not body.taskId or not body.audioId:
         raise ValidationFailed("taskId and audioId are required (or audioUrl)")
@@ -144,6 +182,17 @@ def _source(ctx: Context, account: Account, body: GenerateRequest) -> str:
     return key
 
 
+def _check_upload_size(ctx: Context, key: str) -> None:
+    """Refuse an uploaded file over the ``audioUrl`` limit now (a URL is cut off downloading)."""
+    limit = ctx.settings.vocal_removal_max_input_bytes
+    with ctx.db.read() as session:
+        upload = session.get(Upload, key)
+    if upload is not None and upload.size > limit:
+        raise ValidationFailed(
+            f"audioUrl: the file is {upload.size} bytes, over the limit of {limit} bytes"
+        )
+
+
 @router.post("/generate")
 def generate(
     account: CurrentAccount,
@@ -156,9 +205,11 @@ def generate(
         raise Maintenance()
     if body.type not in TYPES:
         raise ValidationFailed(f"type must be one of {', '.join(TYPES)}")
-    callback = callback_url(body.callBackUrl)
+    callback = callback_url(ctx, body.callBackUrl)
     source = _source(ctx, account, body)
-    options = {"format": "mp3", "audioId": body.audioId, "musicTaskId": body.taskId}
+    options: dict[str, Any] = {"format": "mp3", "audioId": body.audioId, "musicTaskId": body.taskId}
+    if body.audioUrl:
+        options["maxInputBytes"] = ctx.settings.vocal_removal_max_input_bytes
     if body.type == stem_names.ORDER_TYPE:  # the other types ignore stemName
         options |= stem_names.order_options(ctx.settings, body.stemName)
     with ctx.db.write() as session:
@@ -186,10 +237,20 @@ def record_info(
     if not taskId:
         raise ValidationFailed("taskId is required")
     with ctx.db.read() as session:
-        order = orders.get(session, account, taskId)
-        if order.order_type not in TYPES:
-            raise NotFound("task not found")
+        try:
+            order: Order | None = orders.get(session, account, taskId)
+        except OrderNotFound:
+            order = None
+    if order is None or order.order_type not in TYPES:
+        raise NotFound(NOT_FOUND)
     return ok(record(ctx, order))
+
+
+@chat_router.get("/credit")
+def credit(account: CurrentAccount, ctx: ContextDep) -> dict[str, Any]:
+    """Kie's balance call: the credits the account has available (held credits excluded)."""
+    with ctx.db.read() as session:
+        return ok(billing.balance(session, account.id).available)
 
 
 def success_flag(order: Order) -> str:
@@ -202,7 +263,7 @@ def success_flag(order: Order) -> str:
     return "PENDING"
 
 
-_INPUT_FAILURES = ("fetch_failed", "media_error", "input_error", "insufficient_credits")
+_INPUT_FAILURES = (*INPUT_CODES, "media_error", "input_error")
 
 
 def error_code(order: Order) -> int | None:
@@ -235,6 +296,8 @@ def urls(ctx: Context, order: Order) -> dict[str, str | None]:
     for item in order.results:
         field = STEM_FIELDS.get(item["business"], f"{_camel(item['business'])}Url")
         fields[field] = ctx.storage.url(item["key"], ttl_seconds=ttl)
+    if order.order_type == "split_stem" and fields.get("otherUrl") and not fields["fxUrl"]:
+        fields["fxUrl"] = fields["otherUrl"]  # Kie has no "other" field; clients read fxUrl
     return fields
 
 
@@ -261,13 +324,31 @@ def callback_body(ctx: Context, order: Order) -> dict[str, Any]:
         return {
             "code": 200,
             "msg": "vocal Removal generated successfully.",
-            "data": {"task_id": order.order_no, "vocal_removal_info": info},
+            "data": _callback_data(order, info),
         }
     return {
-        "code": error_code(order) or 500,
+        "code": callback_code(ctx, order),
         "msg": f"vocal Removal generation failed: {order.reason}",
-        "data": {"task_id": order.order_no, "vocal_removal_info": None},
+        "data": _callback_data(order, None),
     }
+
+
+def _callback_data(order: Order, info: dict[str, Any] | None) -> dict[str, Any]:
+    """Kie's English docs call the stems ``vocal_separation_info``, its Chinese docs
+    ``vocal_removal_info``: both keys are sent, holding the same object."""
+    return {"task_id": order.order_no, "vocal_separation_info": info, "vocal_removal_info": info}
+
+
+def callback_code(ctx: Context, order: Order) -> int:
+    """The callback ``code`` of a failed or timed-out task, one of Kie's 400, 408, 413, 500, 501
+    and 531: the cause when it is known (:data:`CALLBACK_CODES`), else 531 ("failed, credits
+    refunded") when credits held for the task were given back, and 500 when it held none."""
+    known = CALLBACK_CODES.get(order.error_code or "")
+    if known is not None:
+        return known
+    with ctx.db.read() as session:
+        refunded = billing.returned(session, order.order_no)
+    return 531 if refunded else 500
 
 
 def _ms(moment: Any) -> int | None:

@@ -189,6 +189,16 @@ def entries(session: Session, account_id: int) -> list[LedgerEntry]:
     return list(session.execute(query).scalars())
 
 
+def returned(session: Session, order_no: str) -> int:
+    """Credits given back to the account for ``order_no`` (its releases and refunds)."""
+    total = session.execute(
+        select(func.coalesce(func.sum(LedgerEntry.available_delta), 0)).where(
+            LedgerEntry.order_no == order_no, LedgerEntry.kind.in_(("release", "refund"))
+        )
+    ).scalar_one()
+    return int(total)
+
+
 def ledger_totals(session: Session, account_id: int) -> BalanceView:
     """The balance recomputed from the ledger alone (for audits and tests)."""
     available, held = session.execute(

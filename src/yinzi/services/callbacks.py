@@ -39,7 +39,7 @@ from sqlalchemy import select, update
 
 from yinzi.db import utcnow
 from yinzi.db.models import Account, Order
-from yinzi.errors import AddressRefused, ConfigurationError, FetchError
+from yinzi.errors import AddressRefused, ConfigurationError, FetchError, ValidationFailed
 
 if TYPE_CHECKING:
     from yinzi.context import Context
@@ -66,6 +66,28 @@ def signature_headers(secret: str, task_id: str, message_id: str, body: bytes) -
         "webhook-timestamp": timestamp,
         "webhook-signature": "v1," + base64.b64encode(standard).decode(),
     }
+
+
+def check_url(ctx: Context, url: str, field: str = "callBackUrl") -> None:
+    """Refuse now, as a 422 naming ``field``, a callback URL that delivery would refuse.
+
+    This is the guarded fetcher's own check (scheme, host, every address the host resolves to),
+    so the rule at create is the rule at delivery: a host that does not resolve is refused, and
+    so is a loopback or private address unless ``fetch.allow_private`` is set. Every dialect
+    that takes a callback URL calls this when the task is created.
+    """
+    try:
+        ctx.fetcher.check_url(url)
+    except AddressRefused as exc:
+        hint = (
+            ""
+            if ctx.settings.fetch.allow_private
+            else "; YINZI_FETCH__ALLOW_PRIVATE=true allows callbacks to loopback and private"
+            " addresses (never to the cloud metadata address)"
+        )
+        raise ValidationFailed(f"{field} cannot receive callbacks: {exc.message}{hint}") from exc
+    except FetchError as exc:
+        raise ValidationFailed(f"{field} cannot receive callbacks: {exc.message}") from exc
 
 
 _RENDERERS: dict[str, Render] = {}

@@ -14,6 +14,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from yinzi.errors import Unsupported
+
 Block = npt.NDArray[np.float32]
 Progress = Callable[[float], None]
 """Called with the number of input seconds processed so far."""
@@ -35,8 +37,12 @@ class Separator(Protocol):
         ...
 
 
+class UnknownStems(Unsupported, ValueError):
+    """Stems were asked of an engine that does not make them (an order fails ``unsupported``)."""
+
+
 def check_stems(stems: Sequence[str], known: Sequence[str]) -> None:
     """Refuse stems the engine does not make, naming the ones it does."""
     unknown = [stem for stem in stems if stem not in known]
     if unknown:
-        raise ValueError(f"unknown stem(s) {unknown}; this engine makes {tuple(known)}")
+        raise UnknownStems(f"unknown stem(s) {unknown}; this engine makes {tuple(known)}")
