@@ -125,6 +125,7 @@ class RateLimited(YinziError):
 class Maintenance(YinziError):
     """The service is under maintenance; try again later"""
 
+    # Kie's code; the Open API and the text-to-music API answer 503 in their envelopes.
     status = 455
     code = "maintenance"
 

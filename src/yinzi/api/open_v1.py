@@ -2,7 +2,8 @@
 
 Errors use the same envelope with ``code`` equal to the HTTP status, one of the codes the dialect
 documents: 400 (request error: bad parameters, unknown order, insufficient credits, a reused
-Idempotency-Key), 401 (missing or invalid API key) and 500.
+Idempotency-Key), 401 (missing or invalid API key) and 500. Like the HTTP-level answers (404, 405,
+413, 429), maintenance keeps an HTTP meaning of its own: 503, come back later.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from yinzi.api.limits import (
 )
 from yinzi.context import Context
 from yinzi.db.models import Account, Order, Upload
-from yinzi.errors import BadRequest, YinziError
+from yinzi.errors import BadRequest, Maintenance, YinziError
 from yinzi.services import analyze as analysis
 from yinzi.services import orders
 from yinzi.services.orders import FORMATS, ORDER_KINDS
@@ -48,7 +49,9 @@ CODES = (400, 401, 500)
 
 
 def render_error(exc: YinziError) -> JSONResponse:
-    if exc.keeps_status or exc.status in CODES:
+    if isinstance(exc, Maintenance):
+        code = 503
+    elif exc.keeps_status or exc.status in CODES:
         code = exc.status
     else:
         code = 500 if exc.status >= 500 else 400
@@ -207,8 +210,10 @@ _UPLOAD_BODY = {
 @router.post("/file/upload", openapi_extra={"requestBody": _UPLOAD_BODY})
 async def upload_file(request: Request, key: OpenApiKey, ctx: ContextDep) -> dict[str, Any]:
     """Store one file (multipart field ``file``). The key is checked before the body is read,
-    and the body streams to storage under the upload limit (see :mod:`yinzi.api.limits`)."""
+    and the body streams to storage under the upload limit (see :mod:`yinzi.api.limits`).
+    Refused under maintenance, like the orders an upload is for."""
     account = await run_in_threadpool(_authenticate, ctx, key)
+    orders.check_accepting(ctx.settings)
     async with request.form(max_files=1, max_fields=8) as form:
         file = form.get("file")
         if not isinstance(file, UploadFile):

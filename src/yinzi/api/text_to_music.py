@@ -21,7 +21,7 @@ from yinzi.api.deps import ContextDep, DispatcherDep
 from yinzi.api.limits import MAX_ID, MAX_WORD
 from yinzi.context import Context
 from yinzi.db.models import Account, Order
-from yinzi.errors import MissingApiKey, NotFound, ValidationFailed, YinziError
+from yinzi.errors import Maintenance, MissingApiKey, NotFound, ValidationFailed, YinziError
 from yinzi.services import orders
 from yinzi.services.orders import OrderStatus
 
@@ -45,6 +45,7 @@ REASONS = {
     405: "Method Not Allowed",
     413: "Payload Too Large",
     429: "Too Many Requests",
+    503: "Service Unavailable",
 }
 
 
@@ -62,6 +63,8 @@ def render_error(exc: YinziError) -> JSONResponse:
     status = exc.status if exc.status in REASONS else 500
     if exc.status == 422:
         status = 400
+    if isinstance(exc, Maintenance):
+        status = 503
     message: Any = getattr(exc, "messages", None) or exc.message
     if status == 400 and isinstance(message, str):
         message = [message]

@@ -25,7 +25,7 @@ from yinzi.db.models import Account, Upload
 from yinzi.engines import registry
 from yinzi.engines.links.base import LinkAnalyzer, LinkError, VideoInfo
 from yinzi.errors import BadRequest
-from yinzi.services import billing
+from yinzi.services import billing, orders
 
 if TYPE_CHECKING:
     from yinzi.context import Context
@@ -105,6 +105,7 @@ class LinkState:
 
 
 def analyze(ctx: Context, account: Account, text: str, *, extract_music: bool = False) -> Analysis:
+    orders.check_accepting(ctx.settings)
     url = find_url(text)
     price = ctx.settings.prices.short_video_analyze
     ref = f"analyze:{secrets.token_hex(8)}"

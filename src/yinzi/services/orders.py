@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, aliased
 
 from yinzi.db import Database, utcnow
 from yinzi.db.models import Account, Balance, Order, Upload
-from yinzi.errors import BadRequest, Conflict, OrderNotFound, YinziError
+from yinzi.errors import BadRequest, Conflict, Maintenance, OrderNotFound, YinziError
 from yinzi.services import billing
 from yinzi.services.billing import PayStatus
 from yinzi.settings import Settings
@@ -88,6 +88,15 @@ def request_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def check_accepting(settings: Settings) -> None:
+    """Refuse new work (orders, analyses, uploads) while ``settings.maintenance`` is on.
+
+    Every dialect's create calls come through here, so maintenance means the same everywhere;
+    queries and downloads never call it and keep working."""
+    if settings.maintenance:
+        raise Maintenance()
+
+
 def check_source(session: Session, account: Account, source: str) -> None:
     """``source`` must be an http(s) URL, a file this account uploaded, or one of its results.
 
@@ -133,12 +142,14 @@ def create(
     """Create an order and hold its price, in the caller's transaction.
 
     The hold is the type's minimum unless ``hold`` says otherwise (a price known at create).
-    Orders that need no input (``source`` empty) skip the input check.
+    Orders that need no input (``source`` empty) skip the input check. Under maintenance
+    nothing new is created, but a repeated request still gets the order it already made.
     """
     if idempotency_key:
         existing = _by_idempotency_key(session, account.id, idempotency_key)
         if existing is not None:
             return _replay(existing, fingerprint)
+    check_accepting(settings)
     if source:
         check_source(session, account, source)
     now = utcnow()
