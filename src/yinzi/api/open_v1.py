@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import secrets
+import tempfile
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -20,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from yinzi import media
 from yinzi.api import text_to_music
 from yinzi.api.deps import ContextDep, DispatcherDep, IdempotencyKey, OpenApiKey, bearer_token
 from yinzi.api.limits import (
@@ -30,7 +33,7 @@ from yinzi.api.limits import (
 )
 from yinzi.context import Context
 from yinzi.db.models import Account, Order, Upload
-from yinzi.errors import BadRequest, Maintenance, YinziError
+from yinzi.errors import BadRequest, Maintenance, MediaError, YinziError
 from yinzi.services import analyze as analysis
 from yinzi.services import orders
 from yinzi.services.orders import FORMATS, ORDER_KINDS
@@ -228,12 +231,18 @@ def _authenticate(ctx: Context, key: str) -> Account:
 
 
 def _store_upload(ctx: Context, account: Account, file: UploadFile) -> str:
+    """Store the file and check it is media with audio (in a worker thread: the check decodes);
+    a file that is not is deleted again and refused."""
     name = safe_name(file.filename or "upload")
     key = f"uploads/{secrets.token_urlsafe(18)}/{name}"
     size = ctx.storage.put_stream(key, file.file, max_bytes=ctx.settings.max_upload_bytes)
-    if size == 0:
+    try:
+        if size == 0:
+            raise BadRequest("the uploaded file is empty")
+        _check_media(ctx, key)
+    except BadRequest:
         ctx.storage.delete_prefix(key)
-        raise BadRequest("the uploaded file is empty")
+        raise
     with ctx.db.write() as session:
         session.add(
             Upload(
@@ -245,6 +254,16 @@ def _store_upload(ctx: Context, account: Account, file: UploadFile) -> str:
             )
         )
     return key
+
+
+def _check_media(ctx: Context, key: str) -> None:
+    scratch = ctx.settings.data_dir / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch) as work:
+        try:
+            media.check_audio(ctx.storage.open_local(key, Path(work)))
+        except MediaError as exc:
+            raise BadRequest(f"file: {exc.message}; upload an audio or video file") from exc
 
 
 def safe_name(filename: str) -> str:
