@@ -79,8 +79,11 @@ def has_credentials(request: Request) -> bool:
 def validate(text: Any, length: Any, length_field: str = "config.length") -> tuple[str, int]:
     """The seed's rules: English letters and spaces, 1 to 200 characters; length 1 to 12.
 
+    A whole-number float (``4.0``, as many JSON encoders write 4) counts as that integer.
     ``length_field`` is how the caller's dialect names the length in its messages."""
     problems = []
+    if isinstance(length, float) and length.is_integer():
+        length = int(length)
     if not isinstance(text, str) or not text.strip():
         problems.append("text should not be empty")
     elif len(text) > 200:
