@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -120,7 +119,6 @@ def create_task(
             options,
             idempotency_key=idempotency_key,
             fingerprint=fingerprint,
-            message_id=str(uuid.uuid4()),
             hold=ctx.settings.prices.text_to_music.per_bar * length,
         )
 

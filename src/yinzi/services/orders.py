@@ -84,6 +84,12 @@ def new_order_no() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(18))
 
 
+def new_message_id() -> str:
+    """An order's message id: a dashed UUID (``33e90b1d-81d3-4656-91c4-a5c626cbc396``), the form
+    Yating shows as a task's ``uid``, whatever the order's type. Rows made before keep theirs."""
+    return str(uuid.uuid4())
+
+
 def request_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -136,7 +142,6 @@ def create(
     idempotency_key: str | None = None,
     fingerprint: str | None = None,
     callback_url: str | None = None,
-    message_id: str | None = None,
     hold: int | None = None,
 ) -> Order:
     """Create an order and hold its price, in the caller's transaction.
@@ -159,7 +164,7 @@ def create(
         order_type=order_type,
         status=OrderStatus.PENDING,
         pay_status=PayStatus.WAITING,
-        message_id=message_id or uuid.uuid4().hex,
+        message_id=new_message_id(),
         source=source,
         options=options,
         held=0,
