@@ -146,6 +146,12 @@ class FetchError(InputError):
     status = 451
     code = "fetch_failed"
 
+    def __init__(self, message: str | None = None, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or self.message
+        """Why, without the URL the message names: for callers that name the address
+        their own way (a link analysis names the user's link, not the platform's API)."""
+
 
 class AddressRefused(FetchError):
     """The URL leads to an address this server may not fetch from"""
