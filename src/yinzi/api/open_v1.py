@@ -232,7 +232,7 @@ def _authenticate(ctx: Context, key: str) -> Account:
 
 def _store_upload(ctx: Context, account: Account, file: UploadFile) -> str:
     """Store the file and check it is media with audio (in a worker thread: the check decodes);
-    a file that is not is deleted again and refused."""
+    a file that is not, or whose check fails, is deleted again."""
     name = safe_name(file.filename or "upload")
     key = f"uploads/{secrets.token_urlsafe(18)}/{name}"
     size = ctx.storage.put_stream(key, file.file, max_bytes=ctx.settings.max_upload_bytes)
@@ -240,7 +240,7 @@ def _store_upload(ctx: Context, account: Account, file: UploadFile) -> str:
         if size == 0:
             raise BadRequest("the uploaded file is empty")
         _check_media(ctx, key)
-    except BadRequest:
+    except Exception:
         ctx.storage.delete_prefix(key)
         raise
     with ctx.db.write() as session:
