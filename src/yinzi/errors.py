@@ -125,6 +125,7 @@ class RateLimited(YinziError):
 class Maintenance(YinziError):
     """The service is under maintenance; try again later"""
 
+    # Kie's code; the Open API and the text-to-music API answer 503 in their envelopes.
     status = 455
     code = "maintenance"
 
@@ -144,6 +145,12 @@ class FetchError(InputError):
 
     status = 451
     code = "fetch_failed"
+
+    def __init__(self, message: str | None = None, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or self.message
+        """Why, without the URL the message names: for callers that name the address
+        their own way (a link analysis names the user's link, not the platform's API)."""
 
 
 class AddressRefused(FetchError):

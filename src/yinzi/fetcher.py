@@ -150,7 +150,7 @@ class _Call:
 
     def fail(self, reason: str, refused: bool = False, too_large: bool = False) -> FetchError:
         cls = AddressRefused if refused else InputTooLarge if too_large else FetchError
-        return cls(f"could not fetch {self.shown_url}: {reason}")
+        return cls(f"could not fetch {self.shown_url}: {reason}", reason=reason)
 
     def expired(self) -> bool:
         return time.monotonic() >= self.deadline
@@ -193,7 +193,7 @@ class GuardedFetcher:
             self._check(_parse(url))
         except _Refused as exc:
             cls = AddressRefused if isinstance(exc, _AddressRefused) else FetchError
-            raise cls(f"could not fetch {_shown(url)}: {exc}") from exc
+            raise cls(f"could not fetch {_shown(url)}: {exc}", reason=str(exc)) from exc
 
     def download(
         self,

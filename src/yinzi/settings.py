@@ -250,7 +250,9 @@ class Settings(BaseSettings):
         "installed, else spectral).",
     )
     maintenance: bool = Field(
-        False, description="Refuse new vocal-removal tasks (455) while queries keep working."
+        False,
+        description="Refuse new orders, tasks, uploads and analyses in every API while queries "
+        "and downloads keep working.",
     )
     rate_limit_per_minute: int = Field(
         120, description="Vocal-removal requests one API key may make per minute (0: no limit)."

@@ -10,6 +10,7 @@ or ``vocal_removal_info`` (its Chinese docs).
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from yinzi.context import Context
 from yinzi.fetcher import FetchPolicy, GuardedFetcher, IPAddress
+from yinzi.media import testing
 from yinzi.queue.embedded import Worker
 from yinzi.settings import Settings
 
@@ -135,15 +137,17 @@ def test_an_audio_url_over_the_limit_fails_with_413_in_the_callback(
 
 
 def test_an_uploaded_file_over_the_limit_is_refused_at_create(
-    client: TestClient, ctx: Context, user: User, receiver: Receiver
+    client: TestClient, ctx: Context, user: User, receiver: Receiver, tmp_path: Path
 ) -> None:
-    files = {"file": ("big.mp3", b"x" * 3000, "audio/mpeg")}
+    audio = testing.tone(tmp_path / "big.wav", seconds=0.1, sample_rate=8000).read_bytes()
+    files = {"file": ("big.wav", audio, "audio/wav")}
     key = client.post("/api/open/v1/file/upload", files=files, headers=user.auth).json()
-    ctx.settings.vocal_removal_max_input_bytes = 2000
+    ctx.settings.vocal_removal_max_input_bytes = len(audio) - 1
     body = {"audioUrl": key["data"]["pathKey"], "callBackUrl": receiver.url}
     status, code, msg = _envelope(client.post(GENERATE, json=body, headers=user.auth))
     assert (status, code) == (422, 422)
-    assert msg == "audioUrl: the file is 3000 bytes, over the limit of 2000 bytes"
+    limit = len(audio) - 1
+    assert msg == f"audioUrl: the file is {len(audio)} bytes, over the limit of {limit} bytes"
 
 
 def test_record_info_of_an_unknown_or_foreign_task_uses_kies_wording(

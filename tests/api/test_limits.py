@@ -18,6 +18,7 @@ from yinzi.app import create_app
 from yinzi.context import Context
 from yinzi.db.migrate import upgrade
 from yinzi.db.models import Order, Upload
+from yinzi.media import testing
 from yinzi.settings import Settings
 
 from helpers import User, make_settings, new_user, serving
@@ -55,8 +56,12 @@ def test_an_upload_over_the_limit_is_refused_with_413_and_nothing_stored(
     assert _stored(ctx) == [] and _rows(ctx) == (0, 0)
 
 
-def test_a_file_of_exactly_the_limit_is_taken(client: TestClient, ctx: Context, user: User) -> None:
-    answer = client.post(UPLOAD, files={"file": ("ok.bin", b"\1" * LIMIT)}, headers=user.auth)
+def test_a_file_of_exactly_the_limit_is_taken(
+    client: TestClient, ctx: Context, user: User, tmp_path: Path
+) -> None:
+    song = testing.tone(tmp_path / "ok.wav", seconds=0.2, sample_rate=8000).read_bytes()
+    exact = song + b"\0" * (LIMIT - len(song))  # bytes after the audio data are ignored
+    answer = client.post(UPLOAD, files={"file": ("ok.wav", exact)}, headers=user.auth)
     assert answer.json()["code"] == 0, answer.text
     assert [p.stat().st_size for p in _stored(ctx)] == [LIMIT]
 

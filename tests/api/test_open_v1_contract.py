@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
+from yinzi.services.orders import ORDER_KINDS
+
 from helpers import User
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 SEED_CREATE_EXAMPLES = {
     "track-separation": {
@@ -45,6 +52,21 @@ def test_create_order_answers_the_seed_shape(
     assert data["payStatus"] == "waiting"
     assert isinstance(data["orderNo"], str) and len(data["orderNo"]) == 18
     assert isinstance(data["messageId"], str) and data["messageId"]
+
+
+@pytest.mark.parametrize("order_type", ORDER_KINDS)
+def test_every_order_type_gets_a_dashed_uuid_message_id(
+    client: TestClient, user: User, order_type: str
+) -> None:
+    stuff: dict[str, Any] = {"pathKey": "https://example.com/audio.mp3"}
+    if ORDER_KINDS[order_type].family == "music":
+        stuff = {"text": "calm piano", "length": 2}
+    if order_type == "split_stem_advanced":
+        stuff["stemName"] = "Drums"
+    body = {"orderType": order_type, "stuff": stuff}
+    answer = client.post("/api/open/v1/order/create", json=body, headers=user.auth).json()
+    assert answer["code"] == 0, answer
+    assert UUID.match(answer["data"]["messageId"]), answer["data"]["messageId"]
 
 
 def test_query_while_processing_answers_the_seed_shape(client: TestClient, user: User) -> None:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 from fastapi.testclient import TestClient
 
 from yinzi.context import Context
+from yinzi.db.models import Upload
+from yinzi.media import testing
 
 from helpers import User, new_user
 
 CREATE = "/api/open/v1/order/create"
+UPLOAD = "/api/open/v1/file/upload"
 BODY = {"orderType": "track-separation", "stuff": {"pathKey": "https://example.com/a.mp3"}}
 
 
@@ -55,16 +62,15 @@ def test_idempotency_key_replays_the_first_order_without_charging_twice(
 
 
 def test_a_path_key_must_be_a_url_or_an_own_upload(
-    client: TestClient, ctx: Context, user: User
+    client: TestClient, ctx: Context, user: User, tmp_path: Path
 ) -> None:
     for bad in ("file:///etc/passwd", "uploads/not-there/a.mp3", "../../etc/passwd"):
         body = {"orderType": "extract-music", "stuff": {"pathKey": bad}}
         response = client.post(CREATE, json=body, headers=user.auth)
         assert response.status_code == 400, bad
         assert "pathKey" in response.json()["msg"]
-    upload = client.post(
-        "/api/open/v1/file/upload", files={"file": ("a.mp3", b"ID3data")}, headers=user.auth
-    ).json()
+    song = testing.tone(tmp_path / "a.mp3", seconds=0.5).read_bytes()
+    upload = client.post(UPLOAD, files={"file": ("a.mp3", song)}, headers=user.auth).json()
     assert upload["code"] == 0
     path_key = upload["data"]["pathKey"]
     stranger = new_user(ctx)
@@ -80,6 +86,60 @@ def test_upload_requires_a_non_empty_file(client: TestClient, user: User) -> Non
         "/api/open/v1/file/upload", files={"file": ("a.mp3", b"")}, headers=user.auth
     )
     assert empty.json() == {"code": 400, "data": None, "msg": "the uploaded file is empty"}
+
+
+def _stored_uploads(ctx: Context) -> list[Path]:
+    root = ctx.settings.data_dir / "files" / "uploads"
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (lambda d: testing.text_as_mp3(d / "notes.txt"), "not a readable audio or video file"),
+        (lambda d: testing.garbage(d / "song.mp3"), "not a readable audio or video file"),
+        (lambda d: testing.video_without_audio(d / "mute.mp4"), "the file has no audio stream"),
+    ],
+    ids=["text", "random-bytes", "video-without-audio"],
+)
+def test_an_upload_that_is_not_audio_is_refused_and_not_kept(
+    client: TestClient,
+    ctx: Context,
+    user: User,
+    tmp_path: Path,
+    build: Callable[[Path], Path],
+    reason: str,
+) -> None:
+    path = build(tmp_path)
+    answer = client.post(UPLOAD, files={"file": (path.name, path.read_bytes())}, headers=user.auth)
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "code": 400,
+        "data": None,
+        "msg": f"file: {reason}; upload an audio or video file",
+    }
+    assert _stored_uploads(ctx) == []
+    with ctx.db.read() as session:
+        assert session.query(Upload).count() == 0
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda d: testing.tone(d / "song.mp3"),
+        lambda d: testing.tone(d / "song.wav"),
+        lambda d: testing.video_with_audio(d / "clip.mp4"),
+    ],
+    ids=["mp3", "wav", "video-with-audio"],
+)
+def test_audio_and_video_with_audio_are_taken(
+    client: TestClient, ctx: Context, user: User, tmp_path: Path, build: Callable[[Path], Path]
+) -> None:
+    path = build(tmp_path)
+    answer = client.post(UPLOAD, files={"file": (path.name, path.read_bytes())}, headers=user.auth)
+    assert answer.json()["code"] == 0, answer.text
+    path_key = answer.json()["data"]["pathKey"]
+    assert _stored_uploads(ctx) == [ctx.settings.data_dir / "files" / path_key]
 
 
 def test_a_body_that_is_not_json_is_a_clear_400(client: TestClient, user: User) -> None:

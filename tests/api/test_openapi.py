@@ -19,10 +19,17 @@ TEXT_TO_MUSIC = [{"keyHeader": []}]
 
 # method, path, security, error envelope, the envelope's code field, error statuses
 OPERATIONS = [
-    ("post", "/api/open/v1/order/create", OPEN_API, "OpenApiError", "code", [400, 401, 500]),
+    ("post", "/api/open/v1/order/create", OPEN_API, "OpenApiError", "code", [400, 401, 500, 503]),
     ("get", "/api/open/v1/order/query", OPEN_API, "OpenApiError", "code", [400, 401, 500]),
-    ("post", "/api/open/v1/file/upload", OPEN_API, "OpenApiError", "code", [400, 401, 500]),
-    ("post", "/api/open/v1/short-video/analyze", OPEN_API, "OpenApiError", "code", [400, 401, 500]),
+    ("post", "/api/open/v1/file/upload", OPEN_API, "OpenApiError", "code", [400, 401, 500, 503]),
+    (
+        "post",
+        "/api/open/v1/short-video/analyze",
+        OPEN_API,
+        "OpenApiError",
+        "code",
+        [400, 401, 500, 503],
+    ),
     (
         "post",
         "/api/v1/vocal-removal/generate",
@@ -46,7 +53,7 @@ OPERATIONS = [
         TEXT_TO_MUSIC,
         "TextToMusicError",
         "statusCode",
-        [400, 401, 402, 500],
+        [400, 401, 402, 500, 503],
     ),
     ("get", "/v1/textToMusic", TEXT_TO_MUSIC, "TextToMusicError", "statusCode", [400, 401, 500]),
     (

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from yinzi.context import Context
 from yinzi.db.models import Upload
+from yinzi.media import testing
 from yinzi.services import billing
 from yinzi.settings import Settings
 
@@ -107,12 +108,13 @@ def test_a_deeply_nested_body_is_not_a_server_error(client: TestClient, user: Us
 
 
 def test_an_upload_with_an_overlong_content_type_is_kept_without_it(
-    client: TestClient, ctx: Context, user: User
+    client: TestClient, ctx: Context, user: User, tmp_path: Path
 ) -> None:
     """The part's Content-Type comes from the client: a long one was a 500 on PostgreSQL."""
     odd = "audio/" + "x" * 300
+    song = testing.tone(tmp_path / "a.mp3", seconds=0.5).read_bytes()
     for content_type, kept in [(odd, None), ("Audio/MPEG; rate=44100", "audio/mpeg")]:
-        files = {"file": ("a.mp3", b"abc", content_type)}
+        files = {"file": ("a.mp3", song, content_type)}
         answer = client.post("/api/open/v1/file/upload", files=files, headers=user.auth).json()
         assert answer["code"] == 0, answer
         with ctx.db.read() as session:

@@ -126,6 +126,21 @@ def test_a_failed_analysis_is_refunded(client: TestClient, user: User, site: Fil
     assert ok["data"]["balance"] == 998  # the two failures cost nothing
 
 
+def test_a_music_extraction_that_fails_names_the_users_link_not_the_video_address(
+    client: TestClient, user: User, site: FileServer
+) -> None:
+    page = PAGE.format(base=site.base).replace("clip.mp4", "gone.mp4")
+    (site.root / "gone.html").write_text(page)
+    body = {"link": site.url("gone.html"), "extractMusic": True}
+    answer = client.post(ANALYZE, json=body, headers=user.auth).json()
+    assert answer["code"] == 400, answer
+    prefix = "could not take the music from the video of the link on 127.0.0.1: the server answered"
+    assert answer["msg"].startswith(prefix), answer["msg"]
+    assert "gone.mp4" not in answer["msg"]
+    ok = client.post(ANALYZE, json={"link": site.url("watch.html")}, headers=user.auth).json()
+    assert ok["data"]["balance"] == 998  # the failure was refunded
+
+
 def test_an_account_without_credits_is_refused(
     client: TestClient, ctx: Any, site: FileServer
 ) -> None:

@@ -189,3 +189,32 @@ def test_the_open_api_form_and_the_hand_off_to_vocal_removal(
     bad = {"orderType": "text-to-music", "stuff": {"text": "piano 9", "length": 2}}
     refused = client.post("/api/open/v1/order/create", json=bad, headers=auth).json()
     assert refused["code"] == 400 and "English letters" in refused["msg"]
+
+
+def test_a_whole_number_written_as_a_float_is_that_integer(
+    client: TestClient, ctx: Context, user: User
+) -> None:
+    from yinzi.services import billing
+
+    uid = _create(client, user, {"text": "calm piano", "config": {"length": 4.0}})["uid"]
+    task = client.get(f"{API}/{uid}", headers=_key(user)).json()
+    assert task["config"] == {"length": 4} and isinstance(task["config"]["length"], int)
+    with ctx.db.read() as session:
+        assert billing.balance(session, user.id).held == 4
+    half = client.post(
+        API, json={"text": "calm piano", "config": {"length": 4.5}}, headers=_key(user)
+    )
+    assert half.status_code == 400
+    assert half.json()["message"] == ["config.length must be an integer number"]
+
+
+def test_the_open_api_takes_a_whole_float_length_and_refuses_a_fraction(
+    client: TestClient, user: User
+) -> None:
+    create = "/api/open/v1/order/create"
+    body: dict[str, Any] = {"orderType": "text-to-music", "stuff": {"text": "calm", "length": 3.0}}
+    created = client.post(create, json=body, headers=user.auth).json()
+    assert created["code"] == 0, created
+    body["stuff"]["length"] = 3.5
+    refused = client.post(create, json=body, headers=user.auth).json()
+    assert refused == {"code": 400, "data": None, "msg": "stuff.length must be an integer number"}

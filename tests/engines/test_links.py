@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from yt_dlp.extractor.common import InfoExtractor
+from yt_dlp.utils import ExtractorError
 
 from yinzi.engines.links import _formats
 from yinzi.engines.links._errors import clean_message
@@ -174,9 +176,30 @@ class LoopbackKuaishouIE(KuaishouIE):
     _VALID_URL = r"http://127\.0\.0\.1:\d+/(?:short-video|fw/photo)/(?P<id>[\w-]+)"
 
 
+INTERNAL_API = "https://www.youtube.com/youtubei/v1/next"
+"""An address yt-dlp asks for on its own while analysing a link; the user never gave it."""
+
+
+class ApiCallingIE(InfoExtractor):  # type: ignore[misc]
+    """A platform whose extractor calls its API: ``/api-video/fetch`` asks the API (at an
+    address the test's fetcher refuses), ``/api-video/broken`` fails with the API's URL in the
+    message, as yt-dlp's extractors do."""
+
+    _VALID_URL = r"http://127\.0\.0\.1:\d+/api-video/(?P<id>\w+)"
+
+    def _real_extract(self, url: str) -> dict[str, Any]:
+        video_id = self._match_id(url)
+        if video_id == "broken":
+            raise ExtractorError(
+                f"Unable to download API page: HTTP Error 400 for {INTERNAL_API}?key=k"
+            )
+        self._download_json(INTERNAL_API, video_id)
+        return {"id": video_id, "url": url}
+
+
 class LoopbackAnalyzer(YtDlpAnalyzer):
     def _own_extractors(self) -> list[type[Any]]:
-        return [LoopbackKuaishouIE]
+        return [LoopbackKuaishouIE, ApiCallingIE]
 
 
 def analyzer(**options: Any) -> YtDlpAnalyzer:
@@ -216,6 +239,32 @@ def test_a_refusing_platform_says_what_it_answered(site: Site, path: str, status
     with pytest.raises(PlatformRefused, match=rf"refused the request \(HTTP {status} ") as caught:
         analyzer().analyze(site.url(path))
     assert "ERROR" not in caught.value.message and "yt-dlp" not in caught.value.message
+
+
+def test_a_failed_api_call_names_the_users_link_not_the_api_address(site: Site) -> None:
+    """The API's host resolves to a private address the fetcher refuses: no network needed."""
+    api = ipaddress.ip_address("10.0.0.7")
+
+    def resolve(host: str, port: int) -> list[IPAddress]:
+        return [api if host == "www.youtube.com" else ipaddress.ip_address("127.0.0.1")]
+
+    fetcher = GuardedFetcher(FetchPolicy(), resolver=resolve, address_allowed=lambda ip: ip != api)
+    link = site.url("/api-video/fetch")
+    with pytest.raises(LinkError) as caught:
+        LoopbackAnalyzer(fetcher=fetcher, timeout_seconds=10).analyze(link + "?share=1")
+    message = caught.value.message
+    assert message.startswith(f"could not analyse {link}: "), message
+    assert "10.0.0.7" in message  # why it failed
+    assert "youtubei" not in message and "https://www.youtube.com" not in message
+
+
+def test_an_api_address_in_an_extractor_message_is_cut_to_its_host(site: Site) -> None:
+    link = site.url("/api-video/broken")
+    with pytest.raises(LinkError) as caught:
+        analyzer().analyze(link)
+    assert caught.value.message == (
+        f"could not analyse {link}: Unable to download API page: HTTP Error 400 for www.youtube.com"
+    )
 
 
 @pytest.mark.parametrize("link", ["hello", "ftp://example.com/a.mp4", "file:///etc/passwd"])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from yinzi.errors import MediaError
-from yinzi.media import AudioWriter, probe, read_all, read_blocks, write_audio
+from yinzi.media import AudioWriter, check_audio, probe, read_all, read_blocks, write_audio
 from yinzi.media import testing as fx
 
 
@@ -173,14 +173,14 @@ def test_stopping_early_closes_the_file(tmp_path: Path) -> None:
 # -- files we cannot use -------------------------------------------------------------------------
 
 Read = Callable[[Path], object]
-READERS: list[Read] = [probe, read_all]
+READERS: list[Read] = [check_audio, probe, read_all]
 
 
 def garbage_mp3(tmp_path: Path) -> Path:
     return fx.garbage(tmp_path / "noise.mp3")
 
 
-@pytest.mark.parametrize("read", READERS, ids=["probe", "read_all"])
+@pytest.mark.parametrize("read", READERS, ids=["check_audio", "probe", "read_all"])
 @pytest.mark.parametrize(
     ("build", "reason"),
     [
@@ -241,6 +241,23 @@ def test_zero_duration(tmp_path: Path) -> None:
         probe(path)
     with pytest.raises(MediaError, match=r"^the audio has zero duration$"):
         read_all(path)
+    with pytest.raises(MediaError, match=r"^the audio has zero duration$"):
+        check_audio(path)
+
+
+@pytest.mark.parametrize("name", ["tone.mp3", "tone.wav", "clip.mp4", "clip.webm", "live.mkv"])
+def test_check_audio_passes_audio_and_the_audio_of_a_video(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    if name.startswith("tone"):
+        fx.tone(path)
+    else:
+        fx.video_with_audio(path, live=name.startswith("live"))
+    check_audio(path)
+
+
+def test_check_audio_reads_only_the_head(tmp_path: Path) -> None:
+    cut = fx.truncated(fx.tone(tmp_path / "tone.flac", seconds=4.0), tmp_path / "cut.flac", 0.5)
+    check_audio(cut)  # the damage 2 s in is for the order's full decode to find
 
 
 def test_a_missing_file_is_not_the_users_fault(tmp_path: Path) -> None:

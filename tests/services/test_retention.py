@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from yinzi.context import Context
 from yinzi.db import utcnow
 from yinzi.db.models import Order, Upload
+from yinzi.media import testing
 from yinzi.services import orders, retention
 
 from helpers import User
@@ -37,8 +38,9 @@ def test_results_and_uploads_are_deleted_after_the_retention_period(
     client: TestClient, ctx: Context, user: User, tmp_path: Path
 ) -> None:
     order_no = _finished_order(ctx, user, tmp_path)
+    song = testing.tone(tmp_path / "in.mp3", seconds=0.5).read_bytes()
     path_key = client.post(
-        "/api/open/v1/file/upload", files={"file": ("in.mp3", b"ID3...")}, headers=user.auth
+        "/api/open/v1/file/upload", files={"file": ("in.mp3", song)}, headers=user.auth
     ).json()["data"]["pathKey"]
     files = ctx.settings.data_dir / "files"
 

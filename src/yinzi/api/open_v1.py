@@ -2,14 +2,17 @@
 
 Errors use the same envelope with ``code`` equal to the HTTP status, one of the codes the dialect
 documents: 400 (request error: bad parameters, unknown order, insufficient credits, a reused
-Idempotency-Key), 401 (missing or invalid API key) and 500.
+Idempotency-Key), 401 (missing or invalid API key) and 500. Like the HTTP-level answers (404, 405,
+413, 429), maintenance keeps an HTTP meaning of its own: 503, come back later.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import tempfile
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -19,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from yinzi import media
 from yinzi.api import text_to_music
 from yinzi.api.deps import ContextDep, DispatcherDep, IdempotencyKey, OpenApiKey, bearer_token
 from yinzi.api.limits import (
@@ -29,7 +33,7 @@ from yinzi.api.limits import (
 )
 from yinzi.context import Context
 from yinzi.db.models import Account, Order, Upload
-from yinzi.errors import BadRequest, YinziError
+from yinzi.errors import BadRequest, Maintenance, MediaError, YinziError
 from yinzi.services import analyze as analysis
 from yinzi.services import orders, stem_names
 from yinzi.services.orders import FORMATS, ORDER_KINDS
@@ -48,7 +52,9 @@ CODES = (400, 401, 500)
 
 
 def render_error(exc: YinziError) -> JSONResponse:
-    if exc.keeps_status or exc.status in CODES:
+    if isinstance(exc, Maintenance):
+        code = 503
+    elif exc.keeps_status or exc.status in CODES:
         code = exc.status
     else:
         code = 500 if exc.status >= 500 else 400
@@ -211,8 +217,10 @@ _UPLOAD_BODY = {
 @router.post("/file/upload", openapi_extra={"requestBody": _UPLOAD_BODY})
 async def upload_file(request: Request, key: OpenApiKey, ctx: ContextDep) -> dict[str, Any]:
     """Store one file (multipart field ``file``). The key is checked before the body is read,
-    and the body streams to storage under the upload limit (see :mod:`yinzi.api.limits`)."""
+    and the body streams to storage under the upload limit (see :mod:`yinzi.api.limits`).
+    Refused under maintenance, like the orders an upload is for."""
     account = await run_in_threadpool(_authenticate, ctx, key)
+    orders.check_accepting(ctx.settings)
     async with request.form(max_files=1, max_fields=8) as form:
         file = form.get("file")
         if not isinstance(file, UploadFile):
@@ -227,12 +235,18 @@ def _authenticate(ctx: Context, key: str) -> Account:
 
 
 def _store_upload(ctx: Context, account: Account, file: UploadFile) -> str:
+    """Store the file and check it is media with audio (in a worker thread: the check decodes);
+    a file that is not, or whose check fails, is deleted again."""
     name = safe_name(file.filename or "upload")
     key = f"uploads/{secrets.token_urlsafe(18)}/{name}"
     size = ctx.storage.put_stream(key, file.file, max_bytes=ctx.settings.max_upload_bytes)
-    if size == 0:
+    try:
+        if size == 0:
+            raise BadRequest("the uploaded file is empty")
+        _check_media(ctx, key)
+    except Exception:
         ctx.storage.delete_prefix(key)
-        raise BadRequest("the uploaded file is empty")
+        raise
     with ctx.db.write() as session:
         session.add(
             Upload(
@@ -244,6 +258,16 @@ def _store_upload(ctx: Context, account: Account, file: UploadFile) -> str:
             )
         )
     return key
+
+
+def _check_media(ctx: Context, key: str) -> None:
+    scratch = ctx.settings.data_dir / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch) as work:
+        try:
+            media.check_audio(ctx.storage.open_local(key, Path(work)))
+        except MediaError as exc:
+            raise BadRequest(f"file: {exc.message}; upload an audio or video file") from exc
 
 
 def safe_name(filename: str) -> str:

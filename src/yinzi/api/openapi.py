@@ -65,17 +65,20 @@ class Operation:
     errors: tuple[int, ...] | None = None  # None: all of its dialect's statuses
 
 
+CREATES = (*open_v1.CODES, 503)
+"""An Open API call that makes something new is refused with 503 under maintenance."""
+
 OPERATIONS: dict[tuple[str, str], Operation] = {
-    ("post", "/api/open/v1/order/create"): Operation("OrderCreated"),
+    ("post", "/api/open/v1/order/create"): Operation("OrderCreated", errors=CREATES),
     ("get", "/api/open/v1/order/query"): Operation("OrderInfo"),
-    ("post", "/api/open/v1/file/upload"): Operation("Uploaded"),
-    ("post", "/api/open/v1/short-video/analyze"): Operation("VideoAnalysis"),
+    ("post", "/api/open/v1/file/upload"): Operation("Uploaded", errors=CREATES),
+    ("post", "/api/open/v1/short-video/analyze"): Operation("VideoAnalysis", errors=CREATES),
     ("post", "/api/v1/vocal-removal/generate"): Operation("VocalRemovalCreated"),
     ("get", "/api/v1/vocal-removal/record-info"): Operation(
         "VocalRemovalRecord", errors=(401, 404, 422, 429, 500)
     ),
     ("get", "/api/v1/chat/credit"): Operation("KieCredit", errors=(401, 429, 500)),
-    ("post", "/v1/textToMusic"): Operation("MusicTaskCreated", "201", (400, 401, 402, 500)),
+    ("post", "/v1/textToMusic"): Operation("MusicTaskCreated", "201", (400, 401, 402, 500, 503)),
     ("get", "/v1/textToMusic"): Operation("MusicTaskPage", errors=(400, 401, 500)),
     ("get", "/v1/textToMusic/{uid}"): Operation("MusicTaskResult", errors=(400, 401, 404, 500)),
     ("get", "/healthz"): Operation("Health", errors=()),
@@ -247,6 +250,7 @@ _REASONS = {
     451: "The input could not be fetched",
     455: "Under maintenance",
     500: "Internal server error",
+    503: "Under maintenance: new work is refused, queries keep working",
 }
 
 

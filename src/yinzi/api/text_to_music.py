@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -21,7 +20,7 @@ from yinzi.api.deps import ContextDep, DispatcherDep
 from yinzi.api.limits import MAX_ID, MAX_WORD
 from yinzi.context import Context
 from yinzi.db.models import Account, Order
-from yinzi.errors import MissingApiKey, NotFound, ValidationFailed, YinziError
+from yinzi.errors import Maintenance, MissingApiKey, NotFound, ValidationFailed, YinziError
 from yinzi.services import orders
 from yinzi.services.orders import OrderStatus
 
@@ -45,6 +44,7 @@ REASONS = {
     405: "Method Not Allowed",
     413: "Payload Too Large",
     429: "Too Many Requests",
+    503: "Service Unavailable",
 }
 
 
@@ -62,6 +62,8 @@ def render_error(exc: YinziError) -> JSONResponse:
     status = exc.status if exc.status in REASONS else 500
     if exc.status == 422:
         status = 400
+    if isinstance(exc, Maintenance):
+        status = 503
     message: Any = getattr(exc, "messages", None) or exc.message
     if status == 400 and isinstance(message, str):
         message = [message]
@@ -76,8 +78,11 @@ def has_credentials(request: Request) -> bool:
 def validate(text: Any, length: Any, length_field: str = "config.length") -> tuple[str, int]:
     """The seed's rules: English letters and spaces, 1 to 200 characters; length 1 to 12.
 
+    A whole-number float (``4.0``, as many JSON encoders write 4) counts as that integer.
     ``length_field`` is how the caller's dialect names the length in its messages."""
     problems = []
+    if isinstance(length, float) and length.is_integer():
+        length = int(length)
     if not isinstance(text, str) or not text.strip():
         problems.append("text should not be empty")
     elif len(text) > 200:
@@ -114,7 +119,6 @@ def create_task(
             options,
             idempotency_key=idempotency_key,
             fingerprint=fingerprint,
-            message_id=str(uuid.uuid4()),
             hold=ctx.settings.prices.text_to_music.per_bar * length,
         )
 

@@ -22,7 +22,6 @@ from yinzi.api.limits import MAX_ID, MAX_URL, MAX_WORD
 from yinzi.context import Context
 from yinzi.db.models import Account, Order, Upload
 from yinzi.errors import (
-    Maintenance,
     MissingApiKey,
     NotFound,
     OrderNotFound,
@@ -201,8 +200,7 @@ def generate(
     dispatcher: DispatcherDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    if ctx.settings.maintenance:
-        raise Maintenance()
+    orders.check_accepting(ctx.settings)  # before the body is judged: come back later
     if body.type not in TYPES:
         raise ValidationFailed(f"type must be one of {', '.join(TYPES)}")
     callback = callback_url(ctx, body.callBackUrl)

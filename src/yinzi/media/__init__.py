@@ -1,8 +1,9 @@
 """Media I/O: probe, decode and encode audio with PyAV (ffmpeg).
 
-``probe`` and ``read_blocks`` accept anything ffmpeg reads, video containers included;
-``AudioWriter`` writes the formats Yinzi hands back (MP3, WAV, FLAC). A file the user sent that
-cannot be used raises :class:`~yinzi.errors.MediaError` with a reason fit to show them.
+``check_audio`` (cheap, for uploads), ``probe`` and ``read_blocks`` accept anything ffmpeg reads,
+video containers included; ``AudioWriter`` writes the formats Yinzi hands back (MP3, WAV, FLAC).
+A file the user sent that cannot be used raises :class:`~yinzi.errors.MediaError` with a reason
+fit to show them.
 Synthetic files for tests and benchmarks are in :mod:`yinzi.media.testing`.
 
 PyAV keeps ffmpeg's own log quiet by default (``av.logging`` level ``None``); nothing here
@@ -11,7 +12,7 @@ changes that process-wide setting.
 
 from __future__ import annotations
 
-from yinzi.media.decode import AudioInfo, probe, read_all, read_blocks
+from yinzi.media.decode import AudioInfo, check_audio, probe, read_all, read_blocks
 from yinzi.media.encode import CONTENT_TYPES, AudioWriter, OutputFormat, write_audio
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "AudioInfo",
     "AudioWriter",
     "OutputFormat",
+    "check_audio",
     "probe",
     "read_all",
     "read_blocks",

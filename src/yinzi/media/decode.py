@@ -84,6 +84,17 @@ def probe(path: Path) -> AudioInfo:
         )
 
 
+def check_audio(path: Path) -> None:
+    """Raise :class:`MediaError` unless ``path`` opens as media with an audio stream whose first
+    frame decodes. Cheap whatever the file's size: nothing past that frame is read or decoded
+    (damage further in is :func:`probe`'s and :func:`read_blocks`'s to find)."""
+    with _open_input(path) as container:
+        reader = _FrameReader(container, _audio_stream(container))
+        with _decoding(reader), closing(iter(reader)) as frames:
+            if next(frames, None) is None:
+                raise MediaError("the audio has zero duration")
+
+
 def read_blocks(
     path: Path,
     *,

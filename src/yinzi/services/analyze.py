@@ -19,13 +19,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from yinzi import media
 from yinzi.db.models import Account, Upload
 from yinzi.engines import registry
 from yinzi.engines.links.base import LinkAnalyzer, LinkError, VideoInfo
-from yinzi.errors import BadRequest
-from yinzi.services import billing
+from yinzi.errors import BadRequest, FetchError, MediaError
+from yinzi.services import billing, orders
 
 if TYPE_CHECKING:
     from yinzi.context import Context
@@ -105,6 +106,7 @@ class LinkState:
 
 
 def analyze(ctx: Context, account: Account, text: str, *, extract_music: bool = False) -> Analysis:
+    orders.check_accepting(ctx.settings)
     url = find_url(text)
     price = ctx.settings.prices.short_video_analyze
     ref = f"analyze:{secrets.token_hex(8)}"
@@ -114,7 +116,7 @@ def analyze(ctx: Context, account: Account, text: str, *, extract_music: bool = 
         info = _info(ctx, url)
         music = info.music_url
         if music is None and extract_music:
-            music = _music_link(ctx, account, info)
+            music = _music_link(ctx, account, info, url)
     except Exception:
         with ctx.db.write() as session:
             billing.refund(session, account.id, price, ref)
@@ -140,11 +142,19 @@ def _analyzer(ctx: Context) -> LinkAnalyzer:
     return ctx.links.analyzer
 
 
-def _music_link(ctx: Context, account: Account, info: VideoInfo) -> str:
-    """Store the video's audio track as the account's MP3 upload; a fresh signed link to it."""
+def _music_link(ctx: Context, account: Account, info: VideoInfo, link: str) -> str:
+    """Store the video's audio track as the account's MP3 upload; a fresh signed link to it.
+
+    A failure names the user's ``link``, not the platform's video address it never gave."""
     key: str | None = ctx.links.music.get((account.id, info.webpage_url))
     if key is None or not ctx.storage.exists(key):
-        key = _extract_music(ctx, account, info)
+        try:
+            key = _extract_music(ctx, account, info)
+        except (FetchError, MediaError) as exc:
+            reason = exc.reason if isinstance(exc, FetchError) else exc.message
+            host = urlsplit(link).hostname or "the platform"
+            message = f"could not take the music from the video of the link on {host}: {reason}"
+            raise LinkError(message) from exc
         ctx.links.music.put((account.id, info.webpage_url), key, ctx.settings.links.cache_seconds)
     return ctx.storage.url(key, ttl_seconds=ctx.settings.link_ttl_seconds)
 

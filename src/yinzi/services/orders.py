@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, aliased
 
 from yinzi.db import Database, utcnow
 from yinzi.db.models import Account, Balance, Order, Upload
-from yinzi.errors import BadRequest, Conflict, OrderNotFound, YinziError
+from yinzi.errors import BadRequest, Conflict, Maintenance, OrderNotFound, YinziError
 from yinzi.services import billing
 from yinzi.services.billing import PayStatus
 from yinzi.settings import Settings
@@ -86,8 +86,23 @@ def new_order_no() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(18))
 
 
+def new_message_id() -> str:
+    """An order's message id: a dashed UUID (``33e90b1d-81d3-4656-91c4-a5c626cbc396``), the form
+    Yating shows as a task's ``uid``, whatever the order's type. Rows made before keep theirs."""
+    return str(uuid.uuid4())
+
+
 def request_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def check_accepting(settings: Settings) -> None:
+    """Refuse new work (orders, analyses, uploads) while ``settings.maintenance`` is on.
+
+    Every dialect's create calls come through here, so maintenance means the same everywhere;
+    queries and downloads never call it and keep working."""
+    if settings.maintenance:
+        raise Maintenance()
 
 
 def check_source(session: Session, account: Account, source: str) -> None:
@@ -129,18 +144,19 @@ def create(
     idempotency_key: str | None = None,
     fingerprint: str | None = None,
     callback_url: str | None = None,
-    message_id: str | None = None,
     hold: int | None = None,
 ) -> Order:
     """Create an order and hold its price, in the caller's transaction.
 
     The hold is the type's minimum unless ``hold`` says otherwise (a price known at create).
-    Orders that need no input (``source`` empty) skip the input check.
+    Orders that need no input (``source`` empty) skip the input check. Under maintenance
+    nothing new is created, but a repeated request still gets the order it already made.
     """
     if idempotency_key:
         existing = _by_idempotency_key(session, account.id, idempotency_key)
         if existing is not None:
             return _replay(existing, fingerprint)
+    check_accepting(settings)
     if source:
         check_source(session, account, source)
     now = utcnow()
@@ -150,7 +166,7 @@ def create(
         order_type=order_type,
         status=OrderStatus.PENDING,
         pay_status=PayStatus.WAITING,
-        message_id=message_id or uuid.uuid4().hex,
+        message_id=new_message_id(),
         source=source,
         options=options,
         held=0,

@@ -1,10 +1,15 @@
 """What a yt-dlp failure means to the user, as one of the link errors.
 
+Every message names the link the user gave (``could not analyse https://v.douyin.com/x/: ...``,
+without its query) and never an address yt-dlp asked for on its own (a platform's API such as
+``https://www.youtube.com/youtubei/v1/next``): a fetch failure gives its reason without its URL,
+and any other address left in a reason is cut to its host name.
+
 - yt-dlp found nothing it understands (``UnsupportedError``) → :class:`UnsupportedLink`.
 - The platform said no: an HTTP 4xx answer, geo restriction, or an error the extractor marked
   *expected* (login required, private, deleted, "fresh cookies are needed") →
   :class:`PlatformRefused` with the platform's reason.
-- The guarded fetcher refused an address, or the network failed → :class:`LinkError` naming it.
+- The guarded fetcher refused an address, or the network failed → :class:`LinkError` saying why.
 - Anything else → :class:`LinkError` with yt-dlp's reason.
 
 Messages are cleaned of yt-dlp's boilerplate: ``ERROR: [douyin] 123:`` prefixes, "(caused by
@@ -32,34 +37,42 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 _NO_FORMATS = "no video formats found"
+_URL = re.compile(r"\b(?:https?|wss?)://[^\s<>\"'()\[\]]+", re.IGNORECASE)
 
 
 def as_link_error(exc: BaseException, url: str) -> LinkError:
-    """The link error for yt-dlp's failure ``exc`` (a ``DownloadError`` or what it wraps)."""
+    """The link error for yt-dlp's failure ``exc`` (a ``DownloadError`` or what it wraps) while
+    analysing the user's link ``url``."""
     chain = list(_causes(exc))
+    fetched = any(isinstance(e, FetchError) for e in chain)
+    if not fetched and any(isinstance(e, UnsupportedError) for e in chain):
+        return UnsupportedLink(f"this site is not supported: {_host(url)}")
+    kind, reason = _explain(exc, chain)
+    return kind(f"could not analyse {_shown(url)}: {_without_urls(reason)}")
+
+
+def _explain(exc: BaseException, chain: list[BaseException]) -> tuple[type[LinkError], str]:
     fetch = next((e for e in chain if isinstance(e, FetchError)), None)
     if fetch is not None:
-        return LinkError(fetch.message)
-    if any(isinstance(e, UnsupportedError) for e in chain):
-        return UnsupportedLink(f"this site is not supported: {_host(url)}")
+        return LinkError, fetch.reason
     http = next((e for e in chain if isinstance(e, HTTPError)), None)
     if http is not None:
         answer = f"{http.status} {http.reason or ''}".strip()
         if 400 <= http.status < 500:
-            return PlatformRefused(f"the platform refused the request (HTTP {answer})")
-        return LinkError(f"the platform failed to answer (HTTP {answer})")
+            return PlatformRefused, f"the platform refused the request (HTTP {answer})"
+        return LinkError, f"the platform failed to answer (HTTP {answer})"
     transport = next((e for e in chain if isinstance(e, TransportError)), None)
     if transport is not None:
-        return LinkError(f"could not reach the platform: {clean_message(str(transport.msg))}")
+        return LinkError, f"could not reach the platform: {clean_message(str(transport.msg))}"
     extractor = next((e for e in chain if isinstance(e, ExtractorError)), None)
     if extractor is None:
-        return LinkError(f"the link could not be analysed: {clean_message(str(exc))}")
+        return LinkError, clean_message(str(exc))
     reason = clean_message(extractor.orig_msg)
     if _NO_FORMATS in reason.lower():
-        return LinkError("the page has no video (it may be a photo post)")
+        return LinkError, "the page has no video (it may be a photo post)"
     if isinstance(extractor, GeoRestrictedError) or extractor.expected:
-        return PlatformRefused(reason)
-    return LinkError(f"the link could not be analysed: {reason}")
+        return PlatformRefused, reason
+    return LinkError, reason
 
 
 def clean_message(message: str) -> str:
@@ -86,8 +99,25 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         stack.extend([item.__cause__, getattr(item, "cause", None), inner])
 
 
+def _without_urls(text: str) -> str:
+    """``text`` with every web address cut to its host name."""
+    return _URL.sub(lambda match: _host(match.group(0)), text)
+
+
 def _host(url: str) -> str:
     try:
         return urlsplit(url).hostname or url
     except ValueError:
         return "this address"
+
+
+def _shown(url: str) -> str:
+    """The user's link as ``scheme://host/path``: no credentials, query or fragment."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        return "the link"
+    path = parts.path if len(parts.path) <= 100 else parts.path[:100] + "…"
+    return f"{parts.scheme}://{host}{port}{path}" if host else "the link"
