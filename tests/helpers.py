@@ -56,6 +56,23 @@ def new_user(ctx: Context, credits: int = 1000, email: str | None = None) -> Use
     return User(account.id, email, key.key)
 
 
+def kie_error(response: Any) -> tuple[int, int, str]:
+    """A Kie-envelope error: (HTTP status, ``code``, ``msg``), checking ``data`` is null."""
+    body = response.json()
+    assert set(body) == {"code", "msg", "data"} and body["data"] is None
+    return response.status_code, body["code"], body["msg"]
+
+
+def six_stem_demucs(settings: Settings, folder: Path) -> None:
+    """Make ``settings`` split stems with a tiny six-stem Demucs model built in ``folder``."""
+    from yinzi.engines.separation.demucs_testing import build_tiny_demucs
+
+    sources = ("drums", "bass", "other", "vocals", "guitar", "piano")
+    repo = build_tiny_demucs(folder, sources=sources).parent
+    settings.stem_engine = "separation.demucs"
+    settings.demucs.model, settings.demucs.repo = "tiny0000", str(repo)
+
+
 def drain(worker: Worker, limit: int = 50) -> int:
     """Run queued orders in this process until none is left, then deliver the callbacks that
     are due; returns how many orders ran."""

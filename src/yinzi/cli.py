@@ -335,15 +335,7 @@ def credits_grant(
     email: str, amount: Annotated[int, typer.Argument(help="Credits to add (positive).")]
 ) -> None:
     """Add credits to an account."""
-    from yinzi.services import accounts, billing
-
-    _positive(amount, "grant")
-    db = _database()
-    with db.write() as session:
-        account = accounts.find(session, email)
-        billing.grant(session, account.id, amount, note="granted by an administrator")
-        bal = billing.balance(session, account.id)
-    typer.echo(f"{account.email}: available {bal.available}, held {bal.held}")
+    _move_credits(email, amount, "grant")
 
 
 @credits_app.command("revoke", context_settings={"ignore_unknown_options": True})
@@ -351,13 +343,19 @@ def credits_revoke(
     email: str, amount: Annotated[int, typer.Argument(help="Credits to take back (positive).")]
 ) -> None:
     """Take available credits back from an account (never below zero)."""
+    _move_credits(email, amount, "revoke")
+
+
+def _move_credits(email: str, amount: int, verb: str) -> None:
+    """Grant or revoke ``amount`` credits, in the ledger as done by an administrator."""
     from yinzi.services import accounts, billing
 
-    _positive(amount, "revoke")
+    _positive(amount, verb)
+    move, done = (billing.grant, "granted") if verb == "grant" else (billing.revoke, "revoked")
     db = _database()
     with db.write() as session:
         account = accounts.find(session, email)
-        billing.revoke(session, account.id, amount, note="revoked by an administrator")
+        move(session, account.id, amount, note=f"{done} by an administrator")
         bal = billing.balance(session, account.id)
     typer.echo(f"{account.email}: available {bal.available}, held {bal.held}")
 

@@ -22,7 +22,7 @@ from yinzi.media import testing
 from yinzi.queue.embedded import Worker
 from yinzi.settings import Settings
 
-from helpers import Receiver, User, drain, new_user
+from helpers import Receiver, User, drain, kie_error, new_user
 
 CREDIT = "/api/v1/chat/credit"
 GENERATE = "/api/v1/vocal-removal/generate"
@@ -34,12 +34,6 @@ def _credit(client: TestClient, user: User) -> Any:
     answer = client.get(CREDIT, headers=user.auth)
     assert answer.status_code == 200
     return answer.json()
-
-
-def _envelope(response: Any) -> tuple[int, int, str]:
-    body = response.json()
-    assert set(body) == {"code", "msg", "data"} and body["data"] is None
-    return response.status_code, body["code"], body["msg"]
 
 
 def test_a_studio_app_checks_credit_separates_an_audio_url_and_polls(
@@ -87,13 +81,13 @@ def test_an_mcp_server_splits_a_generated_track_and_reads_either_callback_key(
 
 
 def test_the_credit_call_answers_in_kies_envelope(client: TestClient, ctx: Context) -> None:
-    assert _envelope(client.get(CREDIT))[:2] == (401, 401)
+    assert kie_error(client.get(CREDIT))[:2] == (401, 401)
     bad = client.get(CREDIT, headers={"Authorization": "Bearer yz_wrong"})
-    assert _envelope(bad)[:2] == (401, 401)
+    assert kie_error(bad)[:2] == (401, 401)
     poor = new_user(ctx, credits=7)
     assert _credit(client, poor) == {"code": 200, "msg": "success", "data": 7}
-    assert _envelope(client.post(CREDIT, headers=poor.auth))[:2] == (405, 405)
-    assert _envelope(client.get("/api/v1/chat/nothing", headers=poor.auth)) == (
+    assert kie_error(client.post(CREDIT, headers=poor.auth))[:2] == (405, 405)
+    assert kie_error(client.get("/api/v1/chat/nothing", headers=poor.auth)) == (
         404,
         404,
         "Not Found",
@@ -109,7 +103,7 @@ def test_audio_url_with_task_or_audio_id_is_refused_naming_the_fields(
     client: TestClient, user: User, song: str, receiver: Receiver, extra: dict[str, str]
 ) -> None:
     body = {"audioUrl": song, "callBackUrl": receiver.url, **extra}
-    status, code, msg = _envelope(client.post(GENERATE, json=body, headers=user.auth))
+    status, code, msg = kie_error(client.post(GENERATE, json=body, headers=user.auth))
     assert (status, code) == (422, 422)
     assert "audioUrl" in msg and "taskId" in msg and "audioId" in msg
     assert _credit(client, user)["data"] == 1000
@@ -144,7 +138,7 @@ def test_an_uploaded_file_over_the_limit_is_refused_at_create(
     key = client.post("/api/open/v1/file/upload", files=files, headers=user.auth).json()
     ctx.settings.vocal_removal_max_input_bytes = len(audio) - 1
     body = {"audioUrl": key["data"]["pathKey"], "callBackUrl": receiver.url}
-    status, code, msg = _envelope(client.post(GENERATE, json=body, headers=user.auth))
+    status, code, msg = kie_error(client.post(GENERATE, json=body, headers=user.auth))
     assert (status, code) == (422, 422)
     limit = len(audio) - 1
     assert msg == f"audioUrl: the file is {len(audio)} bytes, over the limit of {limit} bytes"
@@ -154,12 +148,12 @@ def test_record_info_of_an_unknown_or_foreign_task_uses_kies_wording(
     client: TestClient, ctx: Context, user: User, song: str, receiver: Receiver
 ) -> None:
     unknown = client.get(RECORD, params={"taskId": "nope"}, headers=user.auth)
-    assert _envelope(unknown) == (404, 404, NOT_FOUND)
+    assert kie_error(unknown) == (404, 404, NOT_FOUND)
     body = {"audioUrl": song, "callBackUrl": receiver.url}
     task_id = client.post(GENERATE, json=body, headers=user.auth).json()["data"]["taskId"]
     stranger = new_user(ctx)
     foreign = client.get(RECORD, params={"taskId": task_id}, headers=stranger.auth)
-    assert _envelope(foreign) == (404, 404, NOT_FOUND)
+    assert kie_error(foreign) == (404, 404, NOT_FOUND)
 
 
 def _public_only(ctx: Context) -> None:
@@ -191,7 +185,7 @@ def test_a_private_callback_is_refused_at_create_naming_the_setting(
 ) -> None:
     _public_only(ctx)
     body = {"audioUrl": "https://1.1.1.1/song.mp3", "callBackUrl": callback}
-    status, code, msg = _envelope(client.post(GENERATE, json=body, headers=user.auth))
+    status, code, msg = kie_error(client.post(GENERATE, json=body, headers=user.auth))
     assert (status, code) == (422, 422)
     assert msg.startswith("callBackUrl cannot receive callbacks") and reason in msg
     assert "YINZI_FETCH__ALLOW_PRIVATE=true" in msg
@@ -203,7 +197,7 @@ def test_a_callback_host_that_does_not_resolve_is_refused_at_create(
 ) -> None:
     _public_only(ctx)
     body = {"audioUrl": "https://1.1.1.1/song.mp3", "callBackUrl": "https://nowhere.example/cb"}
-    status, code, msg = _envelope(client.post(GENERATE, json=body, headers=user.auth))
+    status, code, msg = kie_error(client.post(GENERATE, json=body, headers=user.auth))
     assert (status, code) == (422, 422)
     assert "callBackUrl" in msg and "the host name nowhere.example could not be found" in msg
     assert "ALLOW_PRIVATE" not in msg
@@ -219,6 +213,6 @@ def test_with_private_addresses_allowed_only_the_metadata_address_is_refused(
         == 200
     )
     body = {"audioUrl": song, "callBackUrl": "http://169.254.169.254/latest/cb"}
-    status, code, msg = _envelope(client.post(GENERATE, json=body, headers=user.auth))
+    status, code, msg = kie_error(client.post(GENERATE, json=body, headers=user.auth))
     assert (status, code) == (422, 422)
     assert "metadata" in msg and "ALLOW_PRIVATE" not in msg

@@ -27,7 +27,7 @@ from yinzi.services import billing
 from yinzi.settings import Settings
 
 from conftest import FileServer
-from helpers import Receiver, User, drain, make_settings
+from helpers import Receiver, User, drain, make_settings, six_stem_demucs
 
 GENERATE = "/api/v1/vocal-removal/generate"
 RECORD = "/api/v1/vocal-removal/record-info"
@@ -252,13 +252,7 @@ def test_a_six_stem_demucs_model_isolates_a_guitar(
 ) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("demucs")
-    from yinzi.engines.separation.demucs_testing import build_tiny_demucs
-
-    sources = ("drums", "bass", "other", "vocals", "guitar", "piano")
-    repo = build_tiny_demucs(tmp_path / "models", sources=sources).parent
-    settings = worker.ctx.settings
-    settings.stem_engine = "separation.demucs"
-    settings.demucs.model, settings.demucs.repo = "tiny0000", str(repo)
+    six_stem_demucs(worker.ctx.settings, tmp_path / "models")
     task_id = _task(client, user, audioUrl=song, stemName="Lead Guitar", callBackUrl=hook.url)
     drain(worker)
     record = _record(client, user, task_id)

@@ -22,7 +22,7 @@ from yinzi.services import accounts, orders
 from yinzi.services.callbacks import new_secret
 
 from conftest import FileServer
-from helpers import Receiver, User, drain, new_user
+from helpers import Receiver, User, drain, kie_error, new_user, six_stem_demucs
 
 GENERATE = "/api/v1/vocal-removal/generate"
 RECORD = "/api/v1/vocal-removal/record-info"
@@ -211,40 +211,34 @@ def test_a_failed_task_calls_back_with_the_failure(
     assert payload["data"]["vocal_separation_info"] is None
 
 
-def _error(response: Any) -> tuple[int, int, str]:
-    body = response.json()
-    assert set(body) == {"code", "msg", "data"} and body["data"] is None
-    return response.status_code, body["code"], body["msg"]
-
-
 def test_kie_errors_use_the_seed_codes(
     client: TestClient, ctx: Context, user: User, song: str, receiver: Receiver
 ) -> None:
     good = {"audioUrl": song, "callBackUrl": receiver.url}
-    assert _error(client.post(GENERATE, json=good))[:2] == (401, 401)
+    assert kie_error(client.post(GENERATE, json=good))[:2] == (401, 401)
     bad_key = {"Authorization": "Bearer yz_wrong"}
-    assert _error(client.post(GENERATE, json=good, headers=bad_key))[:2] == (401, 401)
+    assert kie_error(client.post(GENERATE, json=good, headers=bad_key))[:2] == (401, 401)
     poor = new_user(ctx, credits=5)
-    assert _error(_generate(client, poor, good))[:2] == (402, 402)
+    assert kie_error(_generate(client, poor, good))[:2] == (402, 402)
     for bad, word in (
         ({**good, "type": "karaoke"}, "type"),
         ({"audioUrl": song}, "callBackUrl"),
         ({"callBackUrl": receiver.url}, "audioId"),
     ):
-        status, code, msg = _error(_generate(client, user, bad))
+        status, code, msg = kie_error(_generate(client, user, bad))
         assert (status, code) == (422, 422) and word in msg
     refused = {**good, "audioUrl": "http://169.254.169.254/latest/meta-data"}
-    assert _error(_generate(client, user, refused))[:2] == (451, 451)
+    assert kie_error(_generate(client, user, refused))[:2] == (451, 451)
     unknown = {"taskId": "nope", "audioId": "x", "callBackUrl": receiver.url}
-    assert _error(_generate(client, user, unknown))[:2] == (404, 404)
-    assert _error(client.get(f"{RECORD}?taskId=nope", headers=user.auth))[:2] == (404, 404)
+    assert kie_error(_generate(client, user, unknown))[:2] == (404, 404)
+    assert kie_error(client.get(f"{RECORD}?taskId=nope", headers=user.auth))[:2] == (404, 404)
     first = _generate(client, user, good, **{"Idempotency-Key": "k"}).json()["data"]
     assert _generate(client, user, good, **{"Idempotency-Key": "k"}).json()["data"] == first
     changed = {**good, "type": "split_stem"}
-    assert _error(_generate(client, user, changed, **{"Idempotency-Key": "k"}))[:2] == (409, 409)
+    assert kie_error(_generate(client, user, changed, **{"Idempotency-Key": "k"}))[:2] == (409, 409)
     stranger = new_user(ctx)
     other = client.get(f"{RECORD}?taskId={first['taskId']}", headers=stranger.auth)
-    assert _error(other)[:2] == (404, 404)
+    assert kie_error(other)[:2] == (404, 404)
 
 
 def test_maintenance_refuses_new_tasks_while_queries_work(
@@ -253,7 +247,7 @@ def test_maintenance_refuses_new_tasks_while_queries_work(
     body = {"audioUrl": song, "callBackUrl": receiver.url}
     task_id = _generate(client, user, body).json()["data"]["taskId"]
     ctx.settings.maintenance = True
-    assert _error(_generate(client, user, body))[:2] == (455, 455)
+    assert kie_error(_generate(client, user, body))[:2] == (455, 455)
     assert client.get(f"{RECORD}?taskId={task_id}", headers=user.auth).json()["code"] == 200
 
 
@@ -266,7 +260,7 @@ def test_the_per_key_rate_limit_answers_429_with_retry_after(
     for _ in range(3):
         client.get(f"{RECORD}?taskId=nope", headers=user.auth)
     limited = client.get(f"{RECORD}?taskId=nope", headers=user.auth)
-    assert _error(limited)[:2] == (429, 429)
+    assert kie_error(limited)[:2] == (429, 429)
     assert int(limited.headers["Retry-After"]) >= 1
     other = new_user(ctx)
     assert client.get(f"{RECORD}?taskId=nope", headers=other.auth).status_code == 404
@@ -277,13 +271,7 @@ def test_split_stem_with_a_six_stem_demucs_model_fills_guitar_and_piano(
 ) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("demucs")
-    from yinzi.engines.separation.demucs_testing import build_tiny_demucs
-
-    sources = ("drums", "bass", "other", "vocals", "guitar", "piano")
-    repo = build_tiny_demucs(tmp_path / "models", sources=sources).parent
-    settings = worker.ctx.settings
-    settings.stem_engine = "separation.demucs"
-    settings.demucs.model, settings.demucs.repo = "tiny0000", str(repo)
+    six_stem_demucs(worker.ctx.settings, tmp_path / "models")
     body = {"audioUrl": song, "callBackUrl": receiver.url, "type": "split_stem"}
     task_id = _generate(client, user, body).json()["data"]["taskId"]
     drain(worker)
