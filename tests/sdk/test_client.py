@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sdk.conftest import Server
+from sdk.conftest import Server, ServerFactory
 
 from yinzi import media
 from yinzi.media import testing
@@ -17,9 +18,9 @@ from conftest import FileServer
 
 
 @pytest.fixture
-def client(server: Server) -> Client:
+def client(server: Server) -> Iterator[Client]:
     with Client(server.url, server.user.key, timeout=10.0) as yinzi:
-        yield yinzi  # type: ignore[misc]
+        yield yinzi
 
 
 def test_a_user_uploads_orders_watches_and_downloads_decodable_stems(
@@ -75,8 +76,8 @@ def test_a_failed_order_raises_order_failed_with_the_order(client: Client, tmp_p
     assert failed.value.order.status == "failed" and failed.value.order.reason
 
 
-def test_wait_gives_up_after_its_timeout(yinzi_server: object, song: str) -> None:
-    server: Server = yinzi_server(worker=False)  # type: ignore[operator]
+def test_wait_gives_up_after_its_timeout(yinzi_server: ServerFactory, song: str) -> None:
+    server = yinzi_server(worker=False)
     with Client(server.url, server.user.key) as idle:
         order = idle.create("extract-voice", song)
         with pytest.raises(WaitTimeout) as timed_out:
@@ -84,8 +85,10 @@ def test_wait_gives_up_after_its_timeout(yinzi_server: object, song: str) -> Non
     assert timed_out.value.order is not None and timed_out.value.order.status == "pending"
 
 
-def test_orders_are_listed_newest_first_page_by_page(yinzi_server: object, song: str) -> None:
-    server: Server = yinzi_server(worker=False)  # type: ignore[operator]
+def test_orders_are_listed_newest_first_page_by_page(
+    yinzi_server: ServerFactory, song: str
+) -> None:
+    server = yinzi_server(worker=False)
     with Client(server.url, server.user.key) as client:
         made = [client.create("extract-music", song).order_no for _ in range(3)]
         first = client.list(per_page=2)
@@ -99,9 +102,9 @@ def test_orders_are_listed_newest_first_page_by_page(yinzi_server: object, song:
 
 
 def test_a_pending_order_is_cancelled_and_its_credits_come_back(
-    yinzi_server: object, song: str
+    yinzi_server: ServerFactory, song: str
 ) -> None:
-    server: Server = yinzi_server(worker=False)  # type: ignore[operator]
+    server = yinzi_server(worker=False)
     with Client(server.url, server.user.key) as client:
         order = client.create("track-separation", song)
         assert client.balance() == 990
