@@ -13,7 +13,7 @@ import httpx
 
 from yinzi.sdk import _ops
 from yinzi.sdk._ops import ProgressCallback
-from yinzi.sdk._protocol import Call, Fetch, Sleep, Steps, auth_headers, fetch_failed
+from yinzi.sdk._protocol import USER_AGENT, Call, Fetch, Sleep, Steps, auth_headers, fetch_failed
 from yinzi.sdk.errors import ConnectionFailed
 from yinzi.sdk.models import Order, OrderPage, VideoInfo
 
@@ -35,7 +35,9 @@ class AsyncClient:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.retries = retries
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=timeout, headers={"User-Agent": USER_AGENT}
+        )
         self.vocal_removal = AsyncVocalRemoval(self)
         self.text_to_music = AsyncTextToMusic(self)
 
