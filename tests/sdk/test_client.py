@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sdk.conftest import Server, ServerFactory
 
 from yinzi import media
 from yinzi.media import testing
-from yinzi.sdk import Client, Order, OrderFailed, VideoInfo, WaitTimeout
+from yinzi.sdk import ApiError, Client, Order, OrderFailed, VideoInfo, WaitTimeout
 
 from conftest import FileServer
 
@@ -26,19 +27,20 @@ def client(server: Server) -> Iterator[Client]:
 def test_a_user_uploads_orders_watches_and_downloads_decodable_stems(
     client: Client, tmp_path: Path
 ) -> None:
-    song = testing.song(tmp_path / "song.wav", seconds=3.0)
+    song = testing.song(tmp_path / "song.wav", seconds=50.0)
     order = client.create("track-separation", song, format="wav")
     assert (order.order_type, order.status) == ("track-separation", "pending")
     seen: list[Order] = []
     done = client.wait(order.order_no, on_progress=seen.append, timeout=60, poll=0.1)
-    assert done.ok and done.done and done.cost == 10
+    assert done.ok and done.done and done.cost == 10  # a minute's price
     progress = [o.progress for o in seen]
     assert progress == sorted(progress) and progress[-1] == 100, progress
-    assert seen[-1].stage == "done"
+    assert any(0 < p < 100 for p in progress), progress  # seen while it ran
+    assert seen[0].stage == "queued" and seen[-1].stage == "done"
     paths = client.download(done, tmp_path / "out")
     assert [p.name for p in paths] == ["vocals.wav", "accompaniment.wav"]
     for path in paths:
-        assert media.probe(path).duration == pytest.approx(3.0, abs=0.1)
+        assert media.probe(path).duration == pytest.approx(50.0, abs=0.1)
     assert client.balance() == 990
 
 
@@ -113,6 +115,23 @@ def test_a_pending_order_is_cancelled_and_its_credits_come_back(
         assert client.balance() == 1000
         with pytest.raises(OrderFailed):
             client.wait(order.order_no, timeout=5)
+
+
+def test_a_running_order_is_cancelled_and_an_ended_one_cannot_be(
+    client: Client, tmp_path: Path
+) -> None:
+    song = testing.song(tmp_path / "long.wav", seconds=120.0)
+    order = client.create("track-separation", song)
+    while client.get(order.order_no).status == "pending":
+        time.sleep(0.05)
+    assert client.cancel(order.order_no).order_no == order.order_no
+    with pytest.raises(OrderFailed) as failed:
+        client.wait(order.order_no, timeout=30, poll=0.2)
+    assert failed.value.order.reason == "cancelled by the user"
+    assert client.balance() == 1000
+    with pytest.raises(ApiError, match="has already ended") as refused:
+        client.cancel(order.order_no)
+    assert refused.value.status == 400
 
 
 def test_results_are_deleted_on_request(client: Client, song: str) -> None:
