@@ -169,3 +169,15 @@ def test_importing_the_sdk_leaves_the_server_dependencies_alone() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_a_local_file_that_is_missing_is_named_before_anything_is_sent(client: Client) -> None:
+    with pytest.raises(FileNotFoundError, match=r"no such file: sogn\.mp3"):
+        client.create("track-separation", "sogn.mp3")
+    assert client.list().total == 0
+
+
+def test_an_uploaded_path_key_is_sent_as_it_is(client: Client, tmp_path: Path) -> None:
+    key = client.upload(testing.song(tmp_path / "song.wav", seconds=1.0))
+    order = client.create("extract-voice", key)
+    assert client.wait(order.order_no, timeout=60, poll=0.1).ok

@@ -24,14 +24,16 @@ POLL_MAX = 5.0
 ProgressCallback = Callable[[Order], None]
 
 
+KEY_PREFIXES = ("uploads/", "results/")
+"""How the server's file keys begin (an upload's ``pathKey``, a result's key)."""
+
+
 def is_local(path_or_url: str | os.PathLike[str]) -> bool:
-    """A :class:`~pathlib.Path`, or a string naming an existing file, is uploaded first; other
-    strings (``http(s)`` URLs, ``pathKey`` values) go to the server as they are."""
+    """Whether to upload first: a :class:`~pathlib.Path`, or a string that is neither an
+    ``http(s)`` URL nor a server file key (``uploads/...``, ``results/...``)."""
     if isinstance(path_or_url, os.PathLike):
         return True
-    return not path_or_url.lower().startswith(("http://", "https://")) and os.path.isfile(
-        path_or_url
-    )
+    return not path_or_url.lower().startswith(("http://", "https://", *KEY_PREFIXES))
 
 
 def upload(path: str | os.PathLike[str], retries: int) -> Steps[str]:
