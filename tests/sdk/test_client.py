@@ -27,12 +27,12 @@ def client(server: Server) -> Iterator[Client]:
 def test_a_user_uploads_orders_watches_and_downloads_decodable_stems(
     client: Client, tmp_path: Path
 ) -> None:
-    song = testing.song(tmp_path / "song.wav", seconds=50.0)
+    song = testing.song(tmp_path / "song.wav", seconds=120.0)
     order = client.create("track-separation", song, format="wav")
     assert (order.order_type, order.status) == ("track-separation", "pending")
     seen: list[Order] = []
     done = client.wait(order.order_no, on_progress=seen.append, timeout=60, poll=0.1)
-    assert done.ok and done.done and done.cost == 10  # a minute's price
+    assert done.ok and done.done and done.cost == 10  # two minutes at 5 each
     progress = [o.progress for o in seen]
     assert progress == sorted(progress) and progress[-1] == 100, progress
     assert any(0 < p < 100 for p in progress), progress  # seen while it ran
@@ -40,7 +40,7 @@ def test_a_user_uploads_orders_watches_and_downloads_decodable_stems(
     paths = client.download(done, tmp_path / "out")
     assert [p.name for p in paths] == ["vocals.wav", "accompaniment.wav"]
     for path in paths:
-        assert media.probe(path).duration == pytest.approx(50.0, abs=0.1)
+        assert media.probe(path).duration == pytest.approx(120.0, abs=0.1)
     assert client.balance() == 990
 
 
