@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from yinzi.app import create_app
 from yinzi.context import Context
@@ -63,13 +64,18 @@ def yinzi_server(tmp_path: Path) -> Iterator[ServerFactory]:
         serve.__enter__()
         running.append(lambda: serve.__exit__(None, None, None))
         running.append(ctx.close)
+        user = new_user(ctx)
         background = Worker(settings) if worker else None
         if background is not None:
+            # Open the worker's first connection here, not racing the test's: two SQLite
+            # connections opening at once can meet "database is locked" before busy_timeout.
+            with background.ctx.db.read() as session:
+                session.execute(text("SELECT 1"))
             stop = threading.Event()
             thread = threading.Thread(target=background.run_forever, args=(stop,), daemon=True)
             thread.start()
             running.append(lambda: (stop.set(), thread.join(30)))
-        return Server(f"http://127.0.0.1:{port}", ctx, settings, new_user(ctx), background)
+        return Server(f"http://127.0.0.1:{port}", ctx, settings, user, background)
 
     yield start
     for stop in reversed(running):
