@@ -1,0 +1,266 @@
+"""The client commands against a real server: uvicorn on loopback, a worker in a thread, the
+spectral and PocketSphinx engines; each command's files are read back."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import srt
+from starlette.types import ASGIApp, Receive, Scope, Send
+from typer.testing import CliRunner, Result
+
+from yinzi import media
+from yinzi.app import create_app
+from yinzi.cli import app
+from yinzi.client_config import ConfigError, Connection, config_path, resolve, write_config
+from yinzi.context import Context
+from yinzi.db.migrate import upgrade
+from yinzi.media import testing
+from yinzi.queue.embedded import Worker
+
+from conftest import FileServer
+from helpers import User, make_settings, new_user, serving
+
+SPEECH = Path(__file__).parent / "fixtures" / "speech" / "call_me_back.wav"
+
+
+@dataclass
+class Server:
+    """A served app, its context, a user with 1000 credits, and a worker started on demand."""
+
+    url: str
+    ctx: Context
+    user: User
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def work(self) -> None:
+        """Start a worker in a thread; it runs orders until the test ends."""
+        worker = Worker(self.ctx.settings)
+        thread = threading.Thread(target=worker.run_forever, args=(self.stop,), daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+
+@pytest.fixture(autouse=True)
+def no_saved_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no config file and no YINZI_URL or YINZI_API_KEY."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("YINZI_URL", raising=False)
+    monkeypatch.delenv("YINZI_API_KEY", raising=False)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """The app served on loopback, its download links pointing at the port it got."""
+    served: list[ASGIApp] = []
+
+    async def late_app(scope: Scope, receive: Receive, send: Send) -> None:
+        await served[0](scope, receive, send)
+
+    with serving(late_app) as port:
+        url = f"http://127.0.0.1:{port}"
+        settings = make_settings(
+            tmp_path,
+            public_url=url,
+            separation_engine="separation.spectral",
+            stem_engine="separation.spectral",
+            transcription_engine="transcription.pocketsphinx",
+        )
+        settings.data_dir.mkdir(parents=True)
+        upgrade(settings.db_url)
+        ctx = Context.build(settings)
+        served.append(create_app(settings, ctx=ctx))
+        running = Server(url, ctx, new_user(ctx))
+        try:
+            yield running
+        finally:
+            running.stop.set()
+            for thread in running.threads:
+                thread.join(30)
+            ctx.close()
+
+
+def yinzi(*args: str | Path, env: dict[str, str] | None = None) -> Result:
+    """Run ``yinzi ARGS`` in this process."""
+    return CliRunner().invoke(app, [str(arg) for arg in args], env=env)
+
+
+def as_user(server: Server, *args: str | Path) -> Result:
+    """Run a client command with the server's URL and the user's key as flags."""
+    return yinzi(*args, "--url", server.url, "--key", server.user.key)
+
+
+def one_line_error(result: Result) -> str:
+    """The error a failed command printed: exit status 1, one line on stderr, nothing on stdout."""
+    assert result.exit_code == 1, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert result.stdout == ""
+    return lines[0]
+
+
+def test_the_url_and_key_come_from_flags_then_the_environment_then_the_file(
+    tmp_path: Path,
+) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    with pytest.raises(ConfigError, match=r"no server URL: pass --url, set YINZI_URL"):
+        resolve(None, None, env)
+    write_config(config_path(env), Connection("http://saved:8000", 'k"ey\\1'))
+    assert resolve(None, None, env) == Connection("http://saved:8000", 'k"ey\\1')
+    env |= {"YINZI_URL": "http://env:1/", "YINZI_API_KEY": "env-key"}
+    assert resolve(None, None, env) == Connection("http://env:1", "env-key")
+    assert resolve("http://flag:2", None, env) == Connection("http://flag:2", "env-key")
+    assert resolve(None, "flag-key", env) == Connection("http://env:1", "flag-key")
+    del env["YINZI_API_KEY"]
+    assert resolve(None, None, env) == Connection("http://env:1", 'k"ey\\1')
+
+
+def test_the_config_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "yinzi" / "client.toml"
+    path.parent.mkdir()
+    path.write_text("old")
+    path.chmod(0o644)
+    write_config(path, Connection("http://h", "secret"))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_without_a_server_a_command_says_where_to_give_one() -> None:
+    line = one_line_error(yinzi("orders"))
+    assert line == ("error: no server URL: pass --url, set YINZI_URL or run `yinzi login URL KEY`")
+    line = one_line_error(yinzi("orders", "--url", "http://127.0.0.1:9"))
+    assert "no API key: pass --key, set YINZI_API_KEY" in line
+
+
+def test_login_checks_and_saves_the_key_without_printing_it(server: Server) -> None:
+    done = yinzi("login", server.url, server.user.key)
+    assert done.exit_code == 0, done.output
+    assert server.user.key not in done.output
+    assert "1000 credits" in done.stdout
+    path = config_path()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert resolve(None, None) == Connection(server.url, server.user.key)
+    listed = yinzi("orders", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout)["total"] == 0
+    # a flag beats the saved key, and the environment beats it too
+    assert "API key" in one_line_error(yinzi("orders", "--key", "yz_wrong"))
+    assert "API key" in one_line_error(yinzi("orders", env={"YINZI_API_KEY": "yz_wrong"}))
+
+
+def test_login_with_a_bad_key_saves_nothing(server: Server) -> None:
+    line = one_line_error(yinzi("login", server.url, "yz_wrong"))
+    assert "refused the API key" in line and "yz_wrong" not in line
+    assert not config_path().exists()
+
+
+def test_an_unreachable_server_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    line = one_line_error(yinzi("orders", "--url", url, "--key", "yz_any"))
+    assert line.startswith(f"error: cannot reach the server at {url}")
+
+
+def test_separate_downloads_the_stems_asked_for(server: Server, tmp_path: Path) -> None:
+    server.work()
+    song = testing.song(tmp_path / "song.wav", seconds=3.0)
+    out = tmp_path / "stems"
+    done = as_user(server, "separate", song, "--format", "wav", "-o", out)
+    assert done.exit_code == 0, done.output
+    written = [Path(line) for line in done.stdout.splitlines()]
+    assert sorted(p.name for p in written) == ["accompaniment.wav", "vocals.wav"]
+    assert sorted(out.iterdir()) == sorted(written)
+    for path in written:
+        assert media.probe(path).duration == pytest.approx(3.0, abs=0.1)
+
+
+def test_separate_into_four_stems_with_json(server: Server, tmp_path: Path) -> None:
+    server.work()
+    song = testing.song(tmp_path / "song.mp3", seconds=3.0)
+    out = tmp_path / "four"
+    done = as_user(server, "separate", song, "--stems", "drums,bass", "-o", out, "--json")
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout)
+    assert result["order"]["status"] == "finish" and result["order"]["progress"] == 100
+    assert sorted(Path(p).name for p in result["files"]) == ["bass.mp3", "drums.mp3"]
+    assert sorted(p.name for p in out.iterdir()) == ["bass.mp3", "drums.mp3"]
+    assert media.probe(out / "drums.mp3").duration == pytest.approx(3.0, abs=0.1)
+
+
+def test_transcribe_writes_the_captions_asked_for(server: Server, tmp_path: Path) -> None:
+    server.work()
+    out = tmp_path / "captions"
+    done = as_user(
+        server, "transcribe", SPEECH, "--language", "en", "--format", "srt,txt", "-o", out
+    )
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in out.iterdir()) == ["transcript.srt", "transcript.txt"]
+    cues = list(srt.parse((out / "transcript.srt").read_text()))
+    assert cues and cues[-1].end.total_seconds() <= media.probe(SPEECH).duration + 0.05
+    assert "call" in (out / "transcript.txt").read_text().lower()
+
+
+def test_transcribe_refuses_an_unknown_format_before_calling(server: Server) -> None:
+    line = one_line_error(as_user(server, "transcribe", SPEECH, "--format", "srt,doc"))
+    assert line == "error: --format: unknown doc; choose from srt, vtt, txt, json"
+
+
+def test_compose_writes_one_file_where_asked(server: Server, tmp_path: Path) -> None:
+    server.work()
+    target = tmp_path / "music" / "waltz.mp3"
+    done = as_user(
+        server, "compose", "a calm waltz in D minor, 90 bpm", "--bars", "4", "-o", target
+    )
+    assert done.exit_code == 0, done.output
+    assert done.stdout.strip() == str(target)
+    assert media.probe(target).duration > 1.0
+    assert [p.name for p in target.parent.iterdir()] == ["waltz.mp3"]
+
+
+def test_analyze_prints_the_video_and_music(server: Server, file_server: FileServer) -> None:
+    page = (
+        '<html><head><meta property="og:title" content="Harbour">'
+        f'<meta property="og:video" content="{file_server.url("clip.mp4")}"></head></html>'
+    )
+    (file_server.root / "watch.html").write_text(page)
+    testing.video_with_audio(file_server.root / "clip.mp4", seconds=1.0)
+    done = as_user(server, "analyze", f"look {file_server.url('watch.html')} copy this", "--json")
+    assert done.exit_code == 0, done.output
+    info = json.loads(done.stdout)
+    assert info["title"] == "Harbour" and info["video_url"] == file_server.url("clip.mp4")
+    plain = as_user(server, "analyze", file_server.url("watch.html"))
+    assert "title: Harbour" in plain.stdout.splitlines()
+
+
+def test_orders_lists_newest_first_and_cancel_stops_one(server: Server, song: str) -> None:
+    from yinzi.sdk import Client
+
+    with Client(server.url, server.user.key) as client:
+        first = client.create("track-separation", song)
+        second = client.create("extract-text", song)
+    listed = json.loads(as_user(server, "orders", "--json").stdout)
+    assert [o["order_no"] for o in listed["items"]] == [second.order_no, first.order_no]
+    assert listed["total"] == 2 and listed["next_page"] is None
+    table = as_user(server, "orders", "--type", "extract-text")
+    assert second.order_no in table.stdout and first.order_no not in table.stdout
+    cancelled = as_user(server, "cancel", first.order_no)
+    assert cancelled.exit_code == 0, cancelled.output
+    assert cancelled.stdout.strip() == f"order {first.order_no} failed: cancelled by the user"
+    failed = json.loads(as_user(server, "orders", "--status", "failed", "--json").stdout)
+    assert [o["order_no"] for o in failed["items"]] == [first.order_no]
+    again = one_line_error(as_user(server, "cancel", first.order_no))
+    assert "already ended" in again
+
+
+def test_a_failed_order_is_one_line_naming_it(server: Server, file_server: FileServer) -> None:
+    server.work()
+    line = one_line_error(as_user(server, "separate", file_server.url("missing.mp3")))
+    assert line.startswith("error: order ") and " failed: " in line
