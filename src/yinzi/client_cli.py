@@ -23,6 +23,7 @@ import typer
 from yinzi.client_config import ConfigError, Connection, config_path, resolve, write_config
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
 
     from yinzi.sdk import Client, Order
@@ -92,7 +93,7 @@ def _client(url: str | None, key: str | None) -> Iterator[Client]:
     try:
         with sdk.Client(connection.url, connection.key) as client:
             yield client
-    except sdk.YinziError as exc:
+    except (sdk.YinziError, OSError) as exc:
         raise _fail(_explain(exc, connection.url)) from exc
 
 
@@ -113,28 +114,26 @@ def _stage(order: Order) -> str:
 
 
 class _Progress:
-    """A Rich progress bar on stderr following one order's stage and percent; remembers the last
-    order seen, so an interrupted command can name it."""
+    """A Rich progress bar on stderr, when stderr is a terminal, following one order's stage and
+    percent; it disappears at the end. Remembers the last order seen, so an interrupted command
+    can name it."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, console: Console | None = None) -> None:
         self.enabled = enabled
+        self.console = console
         self.order: Order | None = None
         self._bar: Progress | None = None
         self._task: Any = None
 
     def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                Progress,
-                TaskProgressColumn,
-                TextColumn,
-                TimeElapsedColumn,
-            )
+        from rich.console import Console
+
+        console = self.console or Console(stderr=True)
+        if self.enabled and console.is_terminal:
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
             columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn())
-            self._bar = Progress(*columns, TimeElapsedColumn(), console=Console(stderr=True))
+            self._bar = Progress(*columns, console=console, transient=True)
             self._bar.start()
             self._task = self._bar.add_task("submitting", total=100)
         return self
@@ -143,7 +142,8 @@ class _Progress:
         self.order = order
         if self._bar is not None:
             description = f"{order.order_no} {_stage(order)}"
-            self._bar.update(self._task, completed=order.progress or 0, description=description)
+            done = order.progress or 0
+            self._bar.update(self._task, completed=done, description=description, refresh=True)
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         if self._bar is not None:
@@ -155,11 +155,36 @@ class _Progress:
             )
 
 
-def _run_order(as_json: bool, start: Callable[[Callable[[Order], None]], Order]) -> Order:
-    """Start an order with ``start(on_progress)`` and follow it to its end with a progress bar."""
+def _run_order(as_json: bool, start: Callable[[Callable[[Order], None]], object]) -> Order:
+    """Run ``start(on_progress)``, an SDK call that waits for its order to end and (given no
+    ``dest``) returns it, following the order with a progress bar."""
+    from yinzi.sdk import Order
+
     with _Progress(enabled=not as_json) as progress:
         order = start(progress)
+    assert isinstance(order, Order), "called without dest, the SDK returns the order"
     return order
+
+
+def _source(value: str) -> str | Path:
+    """FILE_OR_URL as the SDK takes it: a local file (uploaded first) or an ``http(s)`` URL."""
+    if value.lower().startswith(("http://", "https://")):
+        return value
+    if not Path(value).is_file():
+        raise _fail(f"FILE_OR_URL: no such file: {value}")
+    return Path(value)
+
+
+def _download(client: Client, order: Order, folder: Path, businesses: list[str]) -> list[Path]:
+    """Download the order's files of these businesses into ``folder``; an error when the order
+    made none of one of them."""
+    made = [item.business for item in order.files]
+    missing = [name for name in businesses if name not in made]
+    if missing:
+        raise _fail(
+            f"order {order.order_no} made no {', '.join(missing)} (it made {', '.join(made)})"
+        )
+    return client.download(order, folder, businesses=businesses)
 
 
 def _report(order: Order, files: Iterable[Path], as_json: bool) -> None:
@@ -208,11 +233,10 @@ def separate(
         order = _run_order(
             as_json,
             lambda on_progress: client.separate(
-                source, stems=tuple(wanted), format=format, on_progress=on_progress
+                _source(source), stems=wanted, format=format, on_progress=on_progress
             ),
         )
-        output.mkdir(parents=True, exist_ok=True)
-        files = client.download(order, output, businesses=wanted)
+        files = _download(client, order, output, wanted)
     _report(order, files, as_json)
 
 
@@ -237,19 +261,12 @@ def transcribe(
     with _client(url, key) as client:
         order = _run_order(
             as_json,
-            lambda on_progress: _follow(
-                client, client.create("extract-text", source, language=language), on_progress
+            lambda on_progress: client.transcribe(
+                _source(source), language=language, formats=wanted, on_progress=on_progress
             ),
         )
-        output.mkdir(parents=True, exist_ok=True)
-        files = client.download(order, output, businesses=[CAPTION_BUSINESSES[f] for f in wanted])
+        files = _download(client, order, output, [CAPTION_BUSINESSES[f] for f in wanted])
     _report(order, files, as_json)
-
-
-def _follow(client: Client, order: Order, on_progress: Callable[[Order], None]) -> Order:
-    """Wait for a created order to finish, reporting its progress."""
-    on_progress(order)
-    return client.wait(order.order_no, on_progress=on_progress)
 
 
 @client_app.command(rich_help_panel=PANEL)
@@ -267,10 +284,7 @@ def compose(
     """Compose music from a text prompt and download it."""
     with _client(url, key) as client:
         order = _run_order(
-            as_json,
-            lambda on_progress: _follow(
-                client, client.create("text-to-music", None, text=prompt, length=bars), on_progress
-            ),
+            as_json, lambda on_progress: client.compose(prompt, bars, on_progress=on_progress)
         )
         files = _download_as(client, order, output)
     _report(order, files, as_json)
