@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import shlex
 import socket
 import stat
+import string
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -272,3 +275,60 @@ def test_a_failed_order_is_one_line_naming_it(server: Server, file_server: FileS
     server.work()
     line = one_line_error(as_user(server, "separate", file_server.url("missing.mp3")))
     assert line.startswith("error: order ") and " failed: " in line
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "sdk.md"
+FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def doc_blocks(language: str) -> list[str]:
+    """The fenced blocks of docs/sdk.md in one language, in order."""
+    return [body for lang, body in FENCE.findall(DOCS.read_text()) if lang == language]
+
+
+@pytest.fixture
+def doc_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The current folder of the docs' examples, holding ``song.mp3`` and ``talk.wav``."""
+    folder = tmp_path / "examples"
+    folder.mkdir()
+    testing.song(folder / "song.mp3", seconds=3.0)
+    (folder / "talk.wav").write_bytes(SPEECH.read_bytes())
+    monkeypatch.chdir(folder)
+    return folder
+
+
+def test_the_shell_examples_in_the_sdk_docs_run(server: Server, doc_folder: Path) -> None:
+    """Every line of the ``sh`` blocks is a comment or a ``yinzi`` command that succeeds."""
+    server.work()
+    variables = {"URL": server.url, "KEY": server.user.key}
+    commands = [
+        line
+        for block in doc_blocks("sh")
+        for line in block.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert commands and all(line.startswith("yinzi ") for line in commands), commands
+    for line in commands:
+        args = [string.Template(word).substitute(variables) for word in shlex.split(line)[1:]]
+        done = yinzi(*args)
+        assert done.exit_code == 0, (line, done.output)
+    assert sorted(p.name for p in (doc_folder / "stems").iterdir()) == [
+        "bass.wav",
+        "drums.wav",
+        "other.wav",
+        "vocals.wav",
+    ]
+    assert (doc_folder / "vocals.mp3").is_file() and (doc_folder / "waltz.mp3").is_file()
+    assert list(srt.parse((doc_folder / "captions" / "transcript.srt").read_text()))
+
+
+@pytest.mark.parametrize("block", doc_blocks("python"))
+def test_the_python_examples_in_the_sdk_docs_run(
+    server: Server, doc_folder: Path, block: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each ``python`` block runs on its own, with ``URL`` and ``KEY`` defined (and in
+    ``YINZI_URL`` and ``YINZI_API_KEY``)."""
+    server.work()
+    monkeypatch.setenv("YINZI_URL", server.url)
+    monkeypatch.setenv("YINZI_API_KEY", server.user.key)
+    exec(compile(block, str(DOCS), "exec"), {"URL": server.url, "KEY": server.user.key})
