@@ -72,12 +72,13 @@ def _explain(exc: Exception, url: str) -> str:
     if isinstance(exc, sdk.OrderFailed):
         order = exc.order
         return f"order {order.order_no} {order.status}: {order.reason or 'no reason given'}"
+    message = exc.message if isinstance(exc, sdk.YinziError) else str(exc)
     if isinstance(exc, sdk.ConnectionFailed):
-        return f"cannot reach the server at {url}: {exc}"
+        return f"cannot reach the server at {url}: {message}"
     if isinstance(exc, sdk.AuthenticationError):
         hint = "check --key, YINZI_API_KEY or `yinzi login`"
-        return f"{exc} (the server at {url} refused the API key; {hint})"
-    return str(exc) or type(exc).__name__
+        return f"{message} (the server at {url} refused the API key; {hint})"
+    return message or type(exc).__name__
 
 
 @contextmanager
