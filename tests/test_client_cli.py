@@ -219,6 +219,42 @@ def test_transcribe_refuses_an_unknown_format_before_calling(server: Server) -> 
     assert line == "error: --format: unknown doc; choose from srt, vtt, txt, json"
 
 
+@pytest.mark.parametrize(
+    ("stems", "error"),
+    [
+        ("vocals,guitar", "--stems: unknown guitar; choose from vocals, accompaniment, drums"),
+        ("drums,accompaniment", "--stems: accompaniment goes with vocals only"),
+        ("vocals,,bass", "--stems: empty name in 'vocals,,bass'"),
+    ],
+)
+def test_separate_refuses_stems_it_cannot_make_before_ordering(
+    server: Server, tmp_path: Path, stems: str, error: str
+) -> None:
+    song = testing.song(tmp_path / "song.wav", seconds=1.0)
+    assert error in one_line_error(as_user(server, "separate", song, "--stems", stems))
+    assert one_line_error(as_user(server, "separate", "nowhere.mp3")) == (
+        "error: FILE_OR_URL: no such file: nowhere.mp3"
+    )
+    with Client(server.url, server.user.key) as client:
+        assert client.balance() == 1000
+
+
+def test_login_asks_for_the_key_when_it_is_left_out(server: Server) -> None:
+    done = CliRunner().invoke(app, ["login", server.url], input=server.user.key + "\n")
+    assert done.exit_code == 0, done.output
+    assert server.user.key not in done.output
+    assert resolve(None, None) == Connection(server.url, server.user.key)
+
+
+def test_an_interrupted_wait_says_how_to_cancel_the_order(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(KeyboardInterrupt), client_cli._Progress(enabled=False) as progress:
+        progress(Order("abc", "track-separation", "processing"))
+        raise KeyboardInterrupt
+    assert capsys.readouterr().err == "order abc goes on running; `yinzi cancel abc` stops it\n"
+
+
 def test_compose_writes_one_file_where_asked(server: Server, tmp_path: Path) -> None:
     server.work()
     target = tmp_path / "music" / "waltz.mp3"

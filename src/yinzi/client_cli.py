@@ -33,6 +33,8 @@ PANEL = "Client (call a Yinzi server)"
 
 CAPTION_BUSINESSES = {"srt": "caption", "vtt": "vtt", "txt": "text", "json": "segments"}
 """Each transcript format the commands offer, and the business of its file in an order."""
+STEMS = ("vocals", "accompaniment", "drums", "bass", "other")
+"""The stems ``separate`` offers: vocals and accompaniment, or vocals, drums, bass and other."""
 
 UrlOption = Annotated[
     str | None,
@@ -229,7 +231,9 @@ def separate(
     as_json: JsonOption = False,
 ) -> None:
     """Split a song into stems and download them."""
-    wanted = _split(stems, "--stems")
+    wanted = _split(stems, "--stems", STEMS)
+    if "accompaniment" in wanted and not set(wanted) <= {"vocals", "accompaniment"}:
+        raise _fail("--stems: accompaniment goes with vocals only (drums, bass and other split it)")
     with _client(url, key) as client:
         order = _run_order(
             as_json,
