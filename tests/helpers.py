@@ -117,10 +117,13 @@ class Receiver:
 
 
 @contextmanager
-def serving(app: ASGIApp) -> Iterator[int]:
-    """Run ``app`` under a real uvicorn server on loopback, in a thread; yields its port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+def serving(app: ASGIApp, sock: socket.socket | None = None) -> Iterator[int]:
+    """Run ``app`` under a real uvicorn server on loopback, in a thread; yields its port.
+
+    ``sock``: a socket already bound (for an app that must know its own address)."""
+    if sock is None:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

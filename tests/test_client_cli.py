@@ -10,49 +10,28 @@ import shlex
 import socket
 import stat
 import string
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import srt
 from rich.console import Console
-from starlette.types import ASGIApp, Receive, Scope, Send
+from sdk import conftest as sdk_servers
+from sdk.conftest import Server, ServerFactory
 from typer.testing import CliRunner, Result
 
 from yinzi import client_cli, media
-from yinzi.app import create_app
 from yinzi.cli import app
 from yinzi.client_config import ConfigError, Connection, config_path, resolve, write_config
-from yinzi.context import Context
-from yinzi.db.migrate import upgrade
 from yinzi.media import testing
-from yinzi.queue.embedded import Worker
 from yinzi.sdk import Client, Order
 
 from conftest import FileServer
-from helpers import User, make_settings, new_user, serving
+
+yinzi_server = sdk_servers.yinzi_server
+server = sdk_servers.server
+"""The SDK tests' real servers (spectral, PocketSphinx and procedural engines), shared."""
 
 SPEECH = Path(__file__).parent / "fixtures" / "speech" / "call_me_back.wav"
-
-
-@dataclass
-class Server:
-    """A served app, its context, a user with 1000 credits, and a worker started on demand."""
-
-    url: str
-    ctx: Context
-    user: User
-    stop: threading.Event = field(default_factory=threading.Event)
-    threads: list[threading.Thread] = field(default_factory=list)
-
-    def work(self) -> None:
-        """Start a worker in a thread; it runs orders until the test ends."""
-        worker = Worker(self.ctx.settings)
-        thread = threading.Thread(target=worker.run_forever, args=(self.stop,), daemon=True)
-        thread.start()
-        self.threads.append(thread)
 
 
 @pytest.fixture(autouse=True)
@@ -64,34 +43,9 @@ def no_saved_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    """The app served on loopback, its download links pointing at the port it got."""
-    served: list[ASGIApp] = []
-
-    async def late_app(scope: Scope, receive: Receive, send: Send) -> None:
-        await served[0](scope, receive, send)
-
-    with serving(late_app) as port:
-        url = f"http://127.0.0.1:{port}"
-        settings = make_settings(
-            tmp_path,
-            public_url=url,
-            separation_engine="separation.spectral",
-            stem_engine="separation.spectral",
-            transcription_engine="transcription.pocketsphinx",
-        )
-        settings.data_dir.mkdir(parents=True)
-        upgrade(settings.db_url)
-        ctx = Context.build(settings)
-        served.append(create_app(settings, ctx=ctx))
-        running = Server(url, ctx, new_user(ctx))
-        try:
-            yield running
-        finally:
-            running.stop.set()
-            for thread in running.threads:
-                thread.join(30)
-            ctx.close()
+def idle_server(yinzi_server: ServerFactory) -> Server:
+    """A server whose orders stay pending: no worker runs them."""
+    return yinzi_server(worker=False)
 
 
 def yinzi(*args: str | Path, env: dict[str, str] | None = None) -> Result:
@@ -176,7 +130,6 @@ def test_an_unreachable_server_is_one_line(tmp_path: Path) -> None:
 
 
 def test_separate_downloads_the_stems_asked_for(server: Server, tmp_path: Path) -> None:
-    server.work()
     song = testing.song(tmp_path / "song.wav", seconds=3.0)
     out = tmp_path / "stems"
     done = as_user(server, "separate", song, "--format", "wav", "-o", out)
@@ -189,7 +142,6 @@ def test_separate_downloads_the_stems_asked_for(server: Server, tmp_path: Path) 
 
 
 def test_separate_into_four_stems_with_json(server: Server, tmp_path: Path) -> None:
-    server.work()
     song = testing.song(tmp_path / "song.mp3", seconds=3.0)
     out = tmp_path / "four"
     done = as_user(server, "separate", song, "--stems", "drums,bass", "-o", out, "--json")
@@ -202,7 +154,6 @@ def test_separate_into_four_stems_with_json(server: Server, tmp_path: Path) -> N
 
 
 def test_transcribe_writes_the_captions_asked_for(server: Server, tmp_path: Path) -> None:
-    server.work()
     out = tmp_path / "captions"
     done = as_user(
         server, "transcribe", SPEECH, "--language", "en", "--format", "srt,txt", "-o", out
@@ -256,7 +207,6 @@ def test_an_interrupted_wait_says_how_to_cancel_the_order(
 
 
 def test_compose_writes_one_file_where_asked(server: Server, tmp_path: Path) -> None:
-    server.work()
     target = tmp_path / "music" / "waltz.mp3"
     done = as_user(server, "compose", "a calm waltz in D minor", "--bars", "4", "-o", target)
     assert done.exit_code == 0, done.output
@@ -289,7 +239,8 @@ def test_the_progress_bar_shows_the_stage_and_percent() -> None:
     assert "abc queued (#2)" in shown and "abc separating" in shown and "40%" in shown
 
 
-def test_orders_lists_newest_first_and_cancel_stops_one(server: Server, song: str) -> None:
+def test_orders_lists_newest_first_and_cancel_stops_one(idle_server: Server, song: str) -> None:
+    server = idle_server
     with Client(server.url, server.user.key) as client:
         first = client.create("track-separation", song)
         second = client.create("extract-text", song)
@@ -308,7 +259,6 @@ def test_orders_lists_newest_first_and_cancel_stops_one(server: Server, song: st
 
 
 def test_a_failed_order_is_one_line_naming_it(server: Server, file_server: FileServer) -> None:
-    server.work()
     line = one_line_error(as_user(server, "separate", file_server.url("missing.mp3")))
     assert line.startswith("error: order ") and " failed: " in line
 
@@ -335,7 +285,6 @@ def doc_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_the_shell_examples_in_the_sdk_docs_run(server: Server, doc_folder: Path) -> None:
     """Every line of the ``sh`` blocks is a comment or a ``yinzi`` command that succeeds."""
-    server.work()
     variables = {"URL": server.url, "KEY": server.user.key}
     commands = [
         line
@@ -356,15 +305,3 @@ def test_the_shell_examples_in_the_sdk_docs_run(server: Server, doc_folder: Path
     ]
     assert (doc_folder / "vocals.mp3").is_file() and (doc_folder / "waltz.mp3").is_file()
     assert list(srt.parse((doc_folder / "captions" / "transcript.srt").read_text()))
-
-
-@pytest.mark.parametrize("block", doc_blocks("python"))
-def test_the_python_examples_in_the_sdk_docs_run(
-    server: Server, doc_folder: Path, block: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each ``python`` block runs on its own, with ``URL`` and ``KEY`` defined (and in
-    ``YINZI_URL`` and ``YINZI_API_KEY``)."""
-    server.work()
-    monkeypatch.setenv("YINZI_URL", server.url)
-    monkeypatch.setenv("YINZI_API_KEY", server.user.key)
-    exec(compile(block, str(DOCS), "exec"), {"URL": server.url, "KEY": server.user.key})

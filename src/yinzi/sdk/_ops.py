@@ -142,8 +142,10 @@ def download(
     wanted = None if businesses is None else set(businesses)
     if any(f.url is None for f in order.files) or not order.files:
         order = yield from get(order.order_no, retries)
-    if not order.ok:
+    if order.done and not order.ok:
         raise OrderFailed(order)
+    if not order.ok:
+        raise YinziError(f"order {order.order_no} is {order.status}: wait for it to finish first")
     folder = Path(dest_dir)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
