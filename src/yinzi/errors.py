@@ -177,6 +177,13 @@ class EngineError(YinziError):
     code = "engine_failed"
 
 
+class Cancelled(YinziError):
+    """cancelled by the user"""
+
+    # The order's owner asked to stop it (``order/cancel``); its worker stops at the next check.
+    code = "cancelled"
+
+
 class Unsupported(YinziError):
     """The engine cannot produce what was asked"""
 

@@ -1,5 +1,14 @@
 """Run one order: claim → fetch input → probe → hold the real price → task → store → settle.
 
+Progress. The order's ``stage`` follows the steps (``fetching``, ``decoding``, the task's own
+stage, ``encoding``, ``storing``) and its ``progress`` the share done: each stage starts at its
+percent in :data:`STARTS`, and the task's reports (seconds of input done, or bars of music made)
+divided by the probed duration (or the bars asked for) fill its stage's share, 10 to 90. The
+:class:`Lease` keeps both in memory, so engines may report as often as they like, and its thread
+writes them at most once every :data:`PROGRESS_INTERVAL` seconds, reading back whether the owner
+cancelled the order; the next ``check()`` then stops the work with :class:`Cancelled`, and the
+order fails like any other (credits released, partial results deleted).
+
 The same ``run_order`` serves every queue backend. It is safe to call for any order number at
 any time, as often as a queue delivers it: the claim decides whether this call does the work.
 Every failure ends the order with a reason and releases its credits; nothing escapes to stop
@@ -11,6 +20,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -19,12 +29,30 @@ from types import TracebackType
 from yinzi import media
 from yinzi.context import Context
 from yinzi.db.models import Order
-from yinzi.errors import InputTooLarge, YinziError
+from yinzi.errors import Cancelled, InputTooLarge, YinziError
 from yinzi.services import orders
-from yinzi.services.orders import ORDER_KINDS, StaleClaim
+from yinzi.services.orders import ORDER_KINDS, Stage, StaleClaim
 from yinzi.tasks import TASKS, TaskResult
 
 log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL = 1.0
+"""Seconds between a worker's progress writes (each also reads whether the order was cancelled)."""
+
+TASK_STAGES = {
+    "separation": Stage.SEPARATING,
+    "transcription": Stage.TRANSCRIBING,
+    "music": Stage.COMPOSING,
+}
+STARTS = {
+    Stage.QUEUED: 0,
+    Stage.FETCHING: 2,
+    Stage.DECODING: 5,
+    **dict.fromkeys(TASK_STAGES.values(), 10),
+    Stage.ENCODING: 90,
+    Stage.STORING: 95,
+}
+"""The overall percent at which each stage starts; the task's stage runs up to ``encoding``'s."""
 
 
 def run_order(ctx: Context, order_no: str) -> bool:
@@ -68,16 +96,25 @@ def _process(
     ctx: Context, order: Order, prefix: str, lease: Lease
 ) -> tuple[list[dict[str, str]], TaskResult]:
     """Produce and store the order's results; returns them with what the task reported."""
-    task = TASKS[ORDER_KINDS[order.order_type].family]
+    family = ORDER_KINDS[order.order_type].family
+    task = TASKS[family]
     with _scratch(ctx, order.order_no, lease.token) as work:
         source = None
         if order.source:  # orders that make audio from nothing have no input
+            lease.enter(Stage.FETCHING)
             source = _obtain_input(ctx, order, work)
+            lease.enter(Stage.DECODING)
             info = media.probe(source)
             orders.set_duration(ctx.db, ctx.settings, order.order_no, lease.token, info.duration)
+            total = info.duration
+        else:  # music: its task reports the bars made
+            total = float(order.options.get("length") or 0)
+        lease.enter(TASK_STAGES[family], total)
         result = task(ctx.settings, order, source, work, lease.check)
+        lease.enter(Stage.STORING)
         results = []
         for output in result.outputs:
+            lease.check()
             key = prefix + output.path.name
             ctx.storage.put_file(key, output.path)
             results.append({"name": output.path.name, "business": output.business, "key": key})
@@ -121,12 +158,18 @@ def _mib(size: int) -> str:
 
 
 class Lease:
-    """Keeps the worker's claim alive while it works; ``check()`` stops work once it is lost."""
+    """Keeps the worker's claim alive while it works and writes its progress; ``check()`` stops
+    the work once the claim is lost (:class:`StaleClaim`) or the order cancelled
+    (:class:`Cancelled`)."""
 
     def __init__(self, ctx: Context, order_no: str, token: str) -> None:
         self.ctx, self.order_no, self.token = ctx, order_no, token
         self._stop = threading.Event()
         self._lost = threading.Event()
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._stage, self._progress, self._total = Stage.QUEUED, 0, 0.0
+        self._written = (self._progress, self._stage)
         self._thread = threading.Thread(target=self._renew, name=f"lease-{order_no}", daemon=True)
 
     def __enter__(self) -> Lease:
@@ -139,17 +182,59 @@ class Lease:
         self._stop.set()
         self._thread.join()
 
-    def check(self, _progress: float = 0.0) -> None:
+    @property
+    def state(self) -> tuple[int, Stage]:
+        """The progress and stage the worker has reached (written within a second or so)."""
+        with self._lock:
+            return self._progress, self._stage
+
+    def enter(self, stage: Stage, total: float = 0.0) -> None:
+        """Move on to ``stage``; ``total`` is the work the task's reports count towards."""
+        with self._lock:
+            self._stage, self._total = stage, total
+            self._progress = max(self._progress, STARTS[stage])
+        self.check()
+
+    def check(self, done: float = 0.0) -> None:
+        """The task's callback: ``done`` of the total so far. Raises once the work must stop."""
+        if done > 0 and self._total > 0:
+            share = min(done / self._total, 1.0)
+            with self._lock:
+                if self._stage in TASK_STAGES.values():
+                    start, end = STARTS[self._stage], STARTS[Stage.ENCODING]
+                    self._progress = max(self._progress, start + int(share * (end - start)))
+                    if share >= 1.0:  # the input is read: what is left is encoding
+                        self._stage = Stage.ENCODING
         if self._lost.is_set():
             raise StaleClaim()
+        if self._cancelled.is_set():
+            raise Cancelled()
 
     def _renew(self) -> None:
-        interval = self.ctx.settings.lease_seconds / 3
-        while not self._stop.wait(interval):
+        every = self.ctx.settings.lease_seconds / 3
+        renew_at = time.monotonic() + every
+        while not self._stop.wait(min(PROGRESS_INTERVAL, every)):
+            renew = time.monotonic() >= renew_at
             try:
-                orders.renew_lease(self.ctx.db, self.ctx.settings, self.order_no, self.token)
+                self._report(renew)
             except StaleClaim:
                 self._lost.set()
                 return
             except Exception:
                 log.exception("could not renew the lease of order %s", self.order_no)
+                continue
+            if renew:
+                renew_at = time.monotonic() + every
+
+    def _report(self, renew: bool) -> None:
+        """Write the progress if it moved (and the lease if due); note a cancel."""
+        state = self.state
+        if renew or state != self._written:
+            cancel = orders.report_progress(
+                self.ctx.db, self.ctx.settings, self.order_no, self.token, *state, renew=renew
+            )
+            self._written = state
+        else:
+            cancel = orders.cancel_requested(self.ctx.db, self.order_no, self.token)
+        if cancel:
+            self._cancelled.set()

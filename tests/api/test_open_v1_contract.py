@@ -89,6 +89,10 @@ def test_query_while_processing_answers_the_seed_shape(client: TestClient, user:
         "reason": None,
         "stuffs": [],
         "balance": 990,  # 1000 minus the 10 credits held at create
+        # extra fields (docs/api.md): the seed's shape is kept
+        "progress": 0,
+        "stage": "queued",
+        "queuePosition": 1,
     }
 
 

@@ -21,6 +21,16 @@ TEXT_TO_MUSIC = [{"keyHeader": []}]
 OPERATIONS = [
     ("post", "/api/open/v1/order/create", OPEN_API, "OpenApiError", "code", [400, 401, 500, 503]),
     ("get", "/api/open/v1/order/query", OPEN_API, "OpenApiError", "code", [400, 401, 500]),
+    ("get", "/api/open/v1/order/list", OPEN_API, "OpenApiError", "code", [400, 401, 500]),
+    ("post", "/api/open/v1/order/cancel", OPEN_API, "OpenApiError", "code", [400, 401, 500]),
+    (
+        "post",
+        "/api/open/v1/order/delete-results",
+        OPEN_API,
+        "OpenApiError",
+        "code",
+        [400, 401, 500],
+    ),
     ("post", "/api/open/v1/file/upload", OPEN_API, "OpenApiError", "code", [400, 401, 500, 503]),
     (
         "post",
@@ -214,6 +224,8 @@ def test_query_parameters_the_dialects_require_are_required(document: dict[str, 
         return found
 
     assert parameter("/api/open/v1/order/query", "orderNo")["required"] is True
+    assert parameter("/api/open/v1/order/list", "perPage")["schema"]["maximum"] == 100
+    assert parameter("/api/open/v1/order/list", "status")["required"] is False
     assert parameter("/api/v1/vocal-removal/record-info", "taskId")["required"] is True
     assert parameter("/files/{key}", "expires")["schema"]["type"] == "integer"
     assert parameter("/v1/textToMusic", "status")["required"] is False
@@ -271,7 +283,14 @@ def test_finished_and_failed_orders_answer_as_documented(
     call("get", "/v1/textToMusic", "/v1/textToMusic?status=completed", headers=key)
     download = stuffs[0]["url"].removeprefix("http://testserver")
     answers.append(("get", "/files/{key}", client.get(download)))
+    listing = "/api/open/v1/order/list?perPage=2"
+    call("get", "/api/open/v1/order/list", listing, headers=user.auth)
+    ref = {"orderNo": order["orderNo"]}
+    call("post", "/api/open/v1/order/delete-results", json=ref, headers=user.auth)
+    again = call("post", "/api/open/v1/order/create", json=music, headers=user.auth)["data"]
+    ref = {"orderNo": again["orderNo"]}
+    call("post", "/api/open/v1/order/cancel", json=ref, headers=user.auth)
 
-    assert [r.status_code for _, _, r in answers] == [200, 200, 200, 200, 200, 200, 200, 200, 200]
+    assert [r.status_code for _, _, r in answers] == [200] * 13
     for method, path, response in answers:
         api[path][method.upper()].validate_response(response)

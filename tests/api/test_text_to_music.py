@@ -53,10 +53,13 @@ def test_a_finished_task_has_a_clip_of_the_asked_length(
         "text": SEED_BODY["text"],
         "config": {"length": 8},
         "audioUrl": None,
+        "progress": 0,  # extra fields (docs/text-to-music.md)
+        "stage": "queued",
     }
     drain(worker)
     done = client.get(f"{API}/{uid}", headers=_key(user)).json()
     assert done["status"] == "completed" and done["audioUrl"]
+    assert (done["progress"], done["stage"]) == (100, "done")
     clip = client.get(done["audioUrl"].removeprefix("http://testserver"))
     assert clip.status_code == 200
     (tmp_path / "clip.mp3").write_bytes(clip.content)

@@ -67,6 +67,7 @@ def test_record_info_answers_the_seed_shape(
     task_id = created.json()["data"]["taskId"]
     pending = client.get(f"{RECORD}?taskId={task_id}", headers=user.auth).json()["data"]
     assert pending["successFlag"] == "PENDING" and pending["completeTime"] is None
+    assert (pending["progress"], pending["stage"]) == (0, "queued")  # extra fields
     drain(worker)
     answer = client.get(f"{RECORD}?taskId={task_id}", headers=user.auth).json()
     assert (answer["code"], answer["msg"]) == (200, "success")
@@ -82,7 +83,10 @@ def test_record_info_answers_the_seed_shape(
         "createTime",
         "errorCode",
         "errorMessage",
+        "progress",  # extra fields (docs/vocal-removal.md)
+        "stage",
     }
+    assert (data["progress"], data["stage"]) == (100, "done")
     assert data["taskId"] == task_id and data["callbackUrl"] == receiver.url
     assert data["musicIndex"] == 0 and data["successFlag"] == "SUCCESS"
     assert isinstance(data["createTime"], int) and data["completeTime"] >= data["createTime"]

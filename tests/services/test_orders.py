@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 from yinzi.db import Database, utcnow
 from yinzi.db.migrate import upgrade
 from yinzi.db.models import Account, LedgerEntry, Order
-from yinzi.errors import Conflict, InsufficientCredits
+from yinzi.errors import BadRequest, Cancelled, Conflict, InsufficientCredits
 from yinzi.services import accounts, billing, orders
-from yinzi.services.orders import OrderStatus, StaleClaim
+from yinzi.services.orders import CANCELLED, OrderStatus, StaleClaim
 from yinzi.settings import Settings
 
 from helpers import make_settings
@@ -250,3 +250,98 @@ def test_the_account_limit_defaults_to_one_less_than_the_workers(tmp_path: Path)
     assert make_settings(tmp_path, workers=1).running_orders_limit == 1
     limited = make_settings(tmp_path, workers=4, max_running_orders_per_account=1)
     assert limited.running_orders_limit == 1
+
+
+def _load(db: Database, order_no: str) -> Order:
+    with db.read() as s:
+        order = s.get(Order, order_no)
+        assert order is not None
+        return order
+
+
+def test_a_cancelled_pending_order_ends_at_once_and_is_never_claimed(
+    db: Database, settings: Settings
+) -> None:
+    account = _account(db, 100)
+    order = _create(db, settings, account)
+    orders.cancel(db, account, order.order_no)
+    ended = _load(db, order.order_no)
+    assert (ended.status, ended.reason, ended.error_code) == ("failed", CANCELLED, "cancelled")
+    assert (ended.pay_status, ended.stage) == ("refunded", "done")
+    assert orders.claim(db, settings, order.order_no) is None
+    with db.read() as s:
+        assert billing.balance(s, account.id) == billing.BalanceView(available=100, held=0)
+        assert billing.returned(s, order.order_no) == 10
+    with pytest.raises(BadRequest, match=rf"order {order.order_no} has already ended \(failed\)"):
+        orders.cancel(db, account, order.order_no)
+
+
+def _claim_after(
+    barrier: threading.Barrier,
+    claimed: list[tuple[Order, str] | None],
+    db: Database,
+    settings: Settings,
+    order_no: str,
+) -> None:
+    barrier.wait()
+    claimed.append(orders.claim(db, settings, order_no))
+
+
+def test_a_cancel_racing_a_claim_never_lets_the_order_run_unnoticed(
+    db: Database, settings: Settings
+) -> None:
+    account = _account(db, 1000)
+    for _ in range(5):
+        order = _create(db, settings, account)
+        barrier = threading.Barrier(2)
+        claimed: list[tuple[Order, str] | None] = []
+        thread = threading.Thread(
+            target=_claim_after, args=(barrier, claimed, db, settings, order.order_no)
+        )
+        thread.start()
+        barrier.wait()
+        orders.cancel(db, account, order.order_no)
+        thread.join()
+        after = _load(db, order.order_no)
+        if claimed[0] is None:  # the cancel came first: the order ended before any work
+            assert (after.status, after.reason) == ("failed", CANCELLED)
+        else:  # the claim came first: its worker is told at its next progress write
+            assert after.status == "processing" and after.cancel_requested
+            token = claimed[0][1]
+            assert orders.report_progress(db, settings, order.order_no, token, 30, "separating")
+            with pytest.raises(Cancelled):
+                orders.finish(db, settings, order.order_no, token, [], 60.0)
+            orders.fail(db, order.order_no, token, CANCELLED, "cancelled")
+    with db.read() as s:
+        assert billing.balance(s, account.id) == billing.BalanceView(available=1000, held=0)
+
+
+def test_progress_written_by_the_worker_never_goes_down(db: Database, settings: Settings) -> None:
+    order = _create(db, settings, _account(db, 100))
+    claimed = orders.claim(db, settings, order.order_no)
+    assert claimed is not None
+    token = claimed[1]
+    assert not orders.report_progress(db, settings, order.order_no, token, 40, "separating")
+    orders.report_progress(db, settings, order.order_no, token, 12, "fetching", renew=True)
+    assert (_load(db, order.order_no).progress, _load(db, order.order_no).stage) == (
+        40,
+        "fetching",
+    )
+    orders.finish(db, settings, order.order_no, token, [], 60.0)
+    assert (_load(db, order.order_no).progress, _load(db, order.order_no).stage) == (100, "done")
+
+
+def test_a_cancelled_order_whose_worker_died_ends_as_cancelled(
+    db: Database, settings: Settings
+) -> None:
+    account = _account(db, 100)
+    order = _create(db, settings, account)
+    assert orders.claim(db, settings, order.order_no) is not None
+    orders.cancel(db, account, order.order_no)
+    assert orders.expire_overdue(db, settings) == []  # its worker may still see the cancel
+    with db.write() as s:
+        s.execute(update(Order).values(lease_until=utcnow() - timedelta(seconds=1)))
+    assert orders.claim(db, settings, order.order_no) is None
+    assert orders.expire_overdue(db, settings) == [order.order_no]
+    ended = _load(db, order.order_no)
+    assert (ended.status, ended.reason, ended.pay_status) == ("failed", CANCELLED, "refunded")

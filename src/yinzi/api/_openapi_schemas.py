@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from yinzi.api import text_to_music, vocal_removal
-from yinzi.services.orders import FORMATS, ORDER_KINDS, OrderStatus
+from yinzi.services.orders import FORMATS, ORDER_KINDS, OrderStatus, Stage
 
 Schema = dict[str, Any]
 
@@ -143,6 +143,7 @@ MODEL_FIELDS: dict[str, dict[str, Schema]] = {
         "taskId": {"minLength": 1, "description": "Or a finished text-to-music task's `taskId`"},
         "audioId": {"minLength": 1, "description": "and its `uid` (or `0`)."},
     },
+    "OrderRef": {"orderNo": {"minLength": 1, "description": "The order's `orderNo`."}},
     "AnalyzeRequest": {
         "link": {
             "minLength": 1,
@@ -157,6 +158,7 @@ MODEL_REQUIRED: dict[str, list[str]] = {
     "OrderCreate": ["orderType", "stuff"],
     "GenerateRequest": ["callBackUrl"],
     "AnalyzeRequest": ["link"],
+    "OrderRef": ["orderNo"],
     "Body_upload_file_api_open_v1_file_upload_post": ["file"],
 }
 MODEL_RULES: dict[str, Schema] = {
@@ -198,6 +200,40 @@ def vocal_removal_ok(data: Schema) -> Schema:
 
 
 STUFF_OUT = obj({"name": STRING, "business": STRING, "url": STRING})
+PROGRESS: Schema = {
+    "type": "integer",
+    "minimum": 0,
+    "maximum": 100,
+    "description": "Percent done, 0 to 100; it only grows (100 once finished).",
+}
+STAGE: Schema = {
+    "enum": [str(stage) for stage in Stage],
+    "description": "Where the order is; `done` once it ended.",
+}
+QUEUE_POSITION: Schema = {
+    "type": ["integer", "null"],
+    "minimum": 1,
+    "description": "While pending: 1 for the next order to run, 2 for the one after... "
+    "Null otherwise.",
+}
+ORDER_FIELDS: dict[str, Schema] = {
+    "orderNo": STRING,
+    "orderType": STRING,
+    "status": {"enum": ORDER_STATUSES},
+    "cost": INTEGER,
+    "reason": NULLABLE_STRING,
+    "stuffs": {"type": "array", "items": STUFF_OUT},
+    "progress": PROGRESS,
+    "stage": STAGE,
+    "queuePosition": QUEUE_POSITION,
+}
+ORDER_INFO = obj({**ORDER_FIELDS, "balance": INTEGER})
+ORDER_ITEM = obj(
+    {
+        **ORDER_FIELDS,
+        "stuffs": {"type": "array", "items": obj({"name": STRING, "business": STRING})},
+    }
+)
 MUSIC_TASK = obj(
     {
         "uid": STRING,
@@ -223,16 +259,16 @@ SUCCESS: dict[str, Schema] = {
             }
         )
     ),
-    "OrderInfo": open_api_ok(
+    "OrderInfo": open_api_ok(ORDER_INFO),
+    "OrderItem": ORDER_ITEM,
+    "OrderPage": open_api_ok(
         obj(
             {
-                "orderNo": STRING,
-                "orderType": STRING,
-                "status": {"enum": ORDER_STATUSES},
-                "cost": INTEGER,
-                "reason": NULLABLE_STRING,
-                "stuffs": {"type": "array", "items": STUFF_OUT},
-                "balance": INTEGER,
+                "items": {"type": "array", "items": ref("OrderItem")},
+                "page": INTEGER,
+                "perPage": INTEGER,
+                "total": INTEGER,
+                "nextPage": NULLABLE_INTEGER,
             }
         )
     ),
@@ -274,6 +310,8 @@ SUCCESS: dict[str, Schema] = {
                 "createTime": INTEGER,
                 "errorCode": NULLABLE_INTEGER,
                 "errorMessage": NULLABLE_STRING,
+                "progress": PROGRESS,
+                "stage": STAGE,
             }
         )
     ),
@@ -294,6 +332,8 @@ SUCCESS: dict[str, Schema] = {
             "config": obj({"length": INTEGER}),
             "audioUrl": NULLABLE_STRING,
             "reason": {**NULLABLE_STRING, "description": "Why the task ended in `error`."},
+            "progress": PROGRESS,
+            "stage": STAGE,
         },
         optional=("reason",),
     ),

@@ -19,6 +19,7 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -32,11 +33,12 @@ from yinzi.api.limits import (
     MAX_WORD,
 )
 from yinzi.context import Context
+from yinzi.db import utcnow
 from yinzi.db.models import Account, Order, Upload
 from yinzi.errors import BadRequest, Maintenance, MediaError, YinziError
 from yinzi.services import analyze as analysis
-from yinzi.services import orders, stem_names
-from yinzi.services.orders import FORMATS, ORDER_KINDS
+from yinzi.services import orders, retention, stem_names
+from yinzi.services.orders import FORMATS, ORDER_KINDS, OrderStatus
 from yinzi.services.ratelimit import ConcurrencyGate
 
 PREFIX = "/api/open/v1"
@@ -170,31 +172,126 @@ def query_order(
         account = ctx.keys.authenticate(session, key)
         if not orderNo:
             raise BadRequest("orderNo is required")
-        order, available = orders.get_with_balance(session, account, orderNo)
-    return ok({**order_view(ctx, order), "balance": available})
+    return ok(_shown(ctx, account, orderNo))
 
 
-def order_view(ctx: Context, order: Order) -> dict[str, Any]:
+def _shown(ctx: Context, account: Account, order_no: str) -> dict[str, Any]:
+    """The account's order as ``order/query`` shows it, with its available balance."""
+    with ctx.db.read() as session:
+        order, available = orders.get_with_balance(session, account, order_no)
+        return {**order_view(ctx, session, order), "balance": available}
+
+
+RESULTS_DELETED = "results were deleted by the owner"
+
+
+def order_view(
+    ctx: Context, session: Session, order: Order, *, links: bool = True
+) -> dict[str, Any]:
+    """An order as the Open API shows it; ``links=False`` leaves out the results' URLs."""
     reason = order.reason
-    if order.purged_at is not None:
+    if order.purged_at is not None and RESULTS_DELETED not in (reason or ""):
         reason = f"results were deleted after the {ctx.settings.retention_days:g}-day retention"
+    stuffs = [
+        {"name": item["name"], "business": item["business"]}
+        | ({"url": _link(ctx, item["key"])} if links else {})
+        for item in order.results
+    ]
     return {
         "orderNo": order.order_no,
         "orderType": order.order_type,
         "status": order.status,
         "cost": order.cost,
         "reason": reason,
-        "stuffs": [
-            {
-                "name": item["name"],
-                "business": item["business"],
-                "url": ctx.storage.url(item["key"], ttl_seconds=ctx.settings.link_ttl_seconds),
-            }
-            for item in order.results
-        ]
-        if order.status == orders.OrderStatus.FINISH
-        else [],
+        "stuffs": stuffs if order.status == OrderStatus.FINISH else [],
+        "progress": order.progress,
+        "stage": order.stage,
+        "queuePosition": orders.queue_position(session, order),
     }
+
+
+def _link(ctx: Context, key: str) -> str:
+    return ctx.storage.url(key, ttl_seconds=ctx.settings.link_ttl_seconds)
+
+
+NUMBER = re.compile(r"[0-9]{1,7}")
+
+
+@router.get("/order/list")
+def list_orders(
+    key: OpenApiKey,
+    ctx: ContextDep,
+    page: Annotated[str, Query(max_length=MAX_WORD)] = "1",
+    perPage: Annotated[str, Query(max_length=MAX_WORD)] = "20",
+    status: Annotated[str, Query(max_length=MAX_WORD)] = "",
+    orderType: Annotated[str, Query(max_length=MAX_WORD)] = "",
+) -> dict[str, Any]:
+    """The caller's orders, newest first, as ``order/query`` shows them without links."""
+    account = _authenticate(ctx, key)
+    number, size = _paging(page, perPage)
+    if status and status not in OrderStatus.__members__.values():
+        raise BadRequest(f"status must be one of {', '.join(OrderStatus)}")
+    if orderType and orderType not in ORDER_KINDS:
+        raise BadRequest(f"orderType must be one of {', '.join(ORDER_KINDS)}")
+    with ctx.db.read() as session:
+        rows, total = orders.page(
+            session, account, number, size, status=status or None, order_type=orderType or None
+        )
+        items = [order_view(ctx, session, order, links=False) for order in rows]
+    return ok(
+        {
+            "items": items,
+            "page": number,
+            "perPage": size,
+            "total": total,
+            "nextPage": number + 1 if number * size < total else None,
+        }
+    )
+
+
+def _paging(page: str, per_page: str) -> tuple[int, int]:
+    number = int(page) if NUMBER.fullmatch(page.strip()) else 0
+    size = int(per_page) if NUMBER.fullmatch(per_page.strip()) else 0
+    if number < 1:
+        raise BadRequest("page must be an integer from 1 to 9999999")
+    if not 1 <= size <= 100:
+        raise BadRequest("perPage must be an integer from 1 to 100")
+    return number, size
+
+
+class OrderRef(BaseModel):
+    orderNo: str | None = Field(None, max_length=MAX_ID)
+
+
+def _order_no(body: OrderRef) -> str:
+    order_no = (body.orderNo or "").strip()
+    if not order_no:
+        raise BadRequest("orderNo is required")
+    return order_no
+
+
+@router.post("/order/cancel")
+def cancel_order(body: OrderRef, key: OpenApiKey, ctx: ContextDep) -> dict[str, Any]:
+    """End a pending order now, or stop a processing one within a few seconds."""
+    account = _authenticate(ctx, key)
+    order_no = _order_no(body)
+    orders.cancel(ctx.db, account, order_no)
+    return ok(_shown(ctx, account, order_no))
+
+
+@router.post("/order/delete-results")
+def delete_results(body: OrderRef, key: OpenApiKey, ctx: ContextDep) -> dict[str, Any]:
+    """Delete an ended order's stored results now; the order itself stays."""
+    account = _authenticate(ctx, key)
+    order_no = _order_no(body)
+    with ctx.db.read() as session:
+        order = orders.get(session, account, order_no)
+    orders.check_ended(order)
+    reason = order.reason or ""
+    if RESULTS_DELETED not in reason:
+        reason = f"{reason} ({RESULTS_DELETED})" if reason else RESULTS_DELETED
+    retention.purge_order(ctx, order_no, utcnow(), reason=reason)
+    return ok(_shown(ctx, account, order_no))
 
 
 UPLOAD_PATH = PREFIX + "/file/upload"

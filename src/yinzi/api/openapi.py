@@ -36,6 +36,7 @@ from yinzi.api._openapi_schemas import (
     Schema,
     ref,
 )
+from yinzi.services.orders import ORDER_KINDS, OrderStatus
 
 ANNOTATIONS = ("title", "description", "default")
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -71,6 +72,9 @@ CREATES = (*open_v1.CODES, 503)
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("post", "/api/open/v1/order/create"): Operation("OrderCreated", errors=CREATES),
     ("get", "/api/open/v1/order/query"): Operation("OrderInfo"),
+    ("get", "/api/open/v1/order/list"): Operation("OrderPage"),
+    ("post", "/api/open/v1/order/cancel"): Operation("OrderInfo"),
+    ("post", "/api/open/v1/order/delete-results"): Operation("OrderInfo"),
     ("post", "/api/open/v1/file/upload"): Operation("Uploaded", errors=CREATES),
     ("post", "/api/open/v1/short-video/analyze"): Operation("VideoAnalysis", errors=CREATES),
     ("post", "/api/v1/vocal-removal/generate"): Operation("VocalRemovalCreated"),
@@ -95,6 +99,22 @@ SIGNATURE: Schema = {"required": True, "description": "The link's HMAC signature
 # Merged into a parameter (its "schema" merged into the parameter's schema); None removes it.
 PARAMETERS: dict[tuple[str, str, str], Schema | None] = {
     ("get", "/api/open/v1/order/query", "orderNo"): REQUIRED,
+    ("get", "/api/open/v1/order/list", "page"): {
+        "schema": {"type": "integer", "minimum": 1, "default": 1},
+        "description": "The page to show, from 1.",
+    },
+    ("get", "/api/open/v1/order/list", "perPage"): {
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+        "description": "Orders per page, 1 to 100.",
+    },
+    ("get", "/api/open/v1/order/list", "status"): {
+        "schema": {"enum": [str(status) for status in OrderStatus]},
+        "description": "Only orders in this status.",
+    },
+    ("get", "/api/open/v1/order/list", "orderType"): {
+        "schema": {"enum": list(ORDER_KINDS)},
+        "description": "Only orders of this type.",
+    },
     ("get", "/api/v1/vocal-removal/record-info", "taskId"): REQUIRED,
     ("get", "/v1/textToMusic", "page"): {
         "schema": {"type": "integer", "minimum": 1, "default": 1},

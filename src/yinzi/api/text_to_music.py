@@ -175,6 +175,7 @@ def get(
     view["audioUrl"] = audio_url(ctx, order)
     if view["status"] == "error":
         view["reason"] = order.reason
+    view["progress"], view["stage"] = order.progress, order.stage  # extra fields, see docs
     return view
 
 

@@ -312,6 +312,8 @@ def record(ctx: Context, order: Order) -> dict[str, Any]:
         "createTime": _ms(order.created_at),
         "errorCode": error_code(order),
         "errorMessage": error_message(order),
+        "progress": order.progress,
+        "stage": order.stage,
     }
 
 

@@ -130,7 +130,14 @@ class Order(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     purged_at: Mapped[datetime | None] = mapped_column(default=None)
-    """When retention deleted the order's files."""
+    """When retention (or the owner, with ``order/delete-results``) deleted the order's files."""
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    """0 to 100, only ever growing; written by the worker at most about once a second."""
+    stage: Mapped[str] = mapped_column(String(16), default="queued")
+    """``queued``, ``fetching``, ``decoding``, the task's own stage, ``encoding``, ``storing``;
+    ``done`` once the order ended."""
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    """The owner asked to stop the order while a worker ran it; the worker fails it."""
     error_code: Mapped[str | None] = mapped_column(String(32), default=None)
     """The failure's stable code (``fetch_failed``, ``media_error``, ``timeout``...)."""
     callback_url: Mapped[str | None] = mapped_column(Text, default=None)

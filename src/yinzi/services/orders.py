@@ -3,7 +3,11 @@
     pending ──claim──▶ processing ──finish──▶ finish      (cost captured, payStatus paid)
        │                   │ ╰──────fail────▶ failed      (reason set, credits released)
        │                   ╰──lease expired──▶ pending*   (*re-claimed by the next worker)
-       ╰──────────deadline passed────────────▶ timeout    (credits released)
+       ├──────────deadline passed────────────▶ timeout    (credits released)
+       ╰──────────cancel (the owner)─────────▶ failed     (credits released)
+
+A processing order the owner cancels keeps running until its worker sees ``cancel_requested``
+(within about a second, at its next progress write) and fails it with the same reason.
 
 Every transition is a compare-and-set ``UPDATE ... WHERE order_no = :n AND <expected state>``
 that raises :class:`StaleClaim` when no row matched, so a lost or doubled queue message, a dead
@@ -34,7 +38,14 @@ from sqlalchemy.orm import Session, aliased
 
 from yinzi.db import Database, utcnow
 from yinzi.db.models import Account, Balance, Order, Upload
-from yinzi.errors import BadRequest, Conflict, Maintenance, OrderNotFound, YinziError
+from yinzi.errors import (
+    BadRequest,
+    Cancelled,
+    Conflict,
+    Maintenance,
+    OrderNotFound,
+    YinziError,
+)
 from yinzi.services import billing
 from yinzi.services.billing import PayStatus
 from yinzi.settings import Settings
@@ -50,6 +61,23 @@ class OrderStatus(StrEnum):
 
 
 ACTIVE = (OrderStatus.PENDING, OrderStatus.PROCESSING)
+ENDED = (OrderStatus.FINISH, OrderStatus.FAILED, OrderStatus.TIMEOUT)
+CANCELLED = Cancelled().message
+"""The reason of an order its owner cancelled."""
+
+
+class Stage(StrEnum):
+    """Where an order is, as ``order/query`` shows it (see :mod:`yinzi.runner`)."""
+
+    QUEUED = "queued"
+    FETCHING = "fetching"
+    DECODING = "decoding"
+    SEPARATING = "separating"
+    TRANSCRIBING = "transcribing"
+    COMPOSING = "composing"
+    ENCODING = "encoding"
+    STORING = "storing"
+    DONE = "done"
 
 
 @dataclass(frozen=True)
@@ -239,6 +267,7 @@ def _claimable(now: datetime, settings: Settings) -> Any:
     )
     return (
         (Order.attempts < settings.max_attempts)
+        & Order.cancel_requested.is_(False)
         & or_(
             Order.status == OrderStatus.PENDING,
             (Order.status == OrderStatus.PROCESSING) & (Order.lease_until < now),
@@ -298,14 +327,16 @@ def renew_lease(db: Database, settings: Settings, order_no: str, token: str) -> 
         )
 
 
-def _cas(session: Session, order_no: str, token: str, **values: Any) -> Order:
-    """Update the order only while ``token`` still holds it; raise StaleClaim otherwise."""
+def _cas(session: Session, order_no: str, token: str, *when: Any, **values: Any) -> Order:
+    """Update the order only while ``token`` still holds it (and the conditions ``when`` hold);
+    raise StaleClaim otherwise."""
     matched = session.execute(
         update(Order)
         .where(
             Order.order_no == order_no,
             Order.claim_token == token,
             Order.status == OrderStatus.PROCESSING,
+            *when,
         )
         .values(**values)
     ).rowcount  # type: ignore[attr-defined]
@@ -314,6 +345,49 @@ def _cas(session: Session, order_no: str, token: str, **values: Any) -> Order:
     order = session.get(Order, order_no, populate_existing=True)
     assert order is not None
     return order
+
+
+def report_progress(
+    db: Database,
+    settings: Settings,
+    order_no: str,
+    token: str,
+    progress: int,
+    stage: str,
+    *,
+    renew: bool = False,
+) -> bool:
+    """Record the worker's ``progress`` (never lowered) and ``stage``, renewing the lease too
+    when ``renew``; returns whether the owner asked to cancel the order."""
+    values: dict[str, Any] = {
+        "progress": case((Order.progress > progress, Order.progress), else_=progress),
+        "stage": stage,
+    }
+    if renew:
+        now = utcnow()
+        values["lease_until"] = now + timedelta(seconds=settings.lease_seconds)
+        values["updated_at"] = now
+    with db.write() as session:
+        return bool(_cas(session, order_no, token, **values).cancel_requested)
+
+
+def cancel_requested(db: Database, order_no: str, token: str) -> bool:
+    """Whether the owner asked to cancel the order ``token`` holds; StaleClaim once it does not."""
+    with db.read() as session:
+        return _cancel_flag(session, order_no, token)
+
+
+def _cancel_flag(session: Session, order_no: str, token: str) -> bool:
+    flag = session.execute(
+        select(Order.cancel_requested).where(
+            Order.order_no == order_no,
+            Order.claim_token == token,
+            Order.status == OrderStatus.PROCESSING,
+        )
+    ).scalar_one_or_none()
+    if flag is None:
+        raise StaleClaim()
+    return bool(flag)
 
 
 def set_duration(
@@ -338,6 +412,7 @@ def _ending(status: OrderStatus, now: datetime, **values: Any) -> dict[str, Any]
         "updated_at": now,
         "callback_state": case((Order.callback_url.is_not(None), "pending"), else_=None),
         "callback_next_at": now,
+        "stage": Stage.DONE,
         **values,
     }
 
@@ -358,13 +433,14 @@ def finish(
     InsufficientCredits); if it held less, only what was processed is charged. Returns the cost.
     """
     now = utcnow()
+    ending = _ending(OrderStatus.FINISH, now, results=results, duration=seconds, progress=100)
     with db.write() as session:
-        order = _cas(
-            session,
-            order_no,
-            token,
-            **_ending(OrderStatus.FINISH, now, results=results, duration=seconds),
-        )
+        try:
+            order = _cas(session, order_no, token, Order.cancel_requested.is_(False), **ending)
+        except StaleClaim:
+            if _cancel_flag(session, order_no, token):
+                raise Cancelled() from None
+            raise
         if price is None:
             price = settings.prices.for_type(order.order_type).for_duration(seconds)
         billing.hold_up_to(session, order, price)
@@ -387,17 +463,22 @@ def expire_overdue(db: Database, settings: Settings) -> list[str]:
     now = utcnow()
     with db.read() as session:
         overdue = session.execute(
-            select(Order.order_no, Order.deadline_at).where(
+            select(Order.order_no, Order.deadline_at, Order.cancel_requested).where(
                 Order.status.in_(ACTIVE),
                 (Order.deadline_at < now)
-                | ((Order.attempts >= settings.max_attempts) & (Order.lease_until < now)),
+                | (
+                    ((Order.attempts >= settings.max_attempts) | Order.cancel_requested)
+                    & (Order.lease_until < now)
+                ),
             )
         ).all()
     ended = []
-    for order_no, deadline in overdue:
+    for order_no, deadline, cancelled in overdue:
         if deadline < now:
             status, code = OrderStatus.TIMEOUT, "timeout"
             reason = "the order did not finish before its deadline"
+        elif cancelled:  # its worker stopped before it saw the cancel
+            status, code, reason = OrderStatus.FAILED, Cancelled.code, CANCELLED
         else:
             status, code = OrderStatus.FAILED, "worker_lost"
             reason = f"the order's worker stopped {settings.max_attempts} times; giving up"
@@ -421,3 +502,84 @@ def _end_active(
         assert order is not None
         billing.release(session, order)
         return True
+
+
+# -- the owner's calls -----------------------------------------------------------------------
+
+
+def queue_position(session: Session, order: Order) -> int | None:
+    """1 for the next pending order to be claimed, 2 for the one after...; None unless pending.
+
+    Workers claim the oldest waiting order first, whoever made it, so this counts the pending
+    orders created before it (ties broken by order number)."""
+    if order.status != OrderStatus.PENDING:
+        return None
+    ahead = session.execute(
+        select(func.count())
+        .select_from(Order)
+        .where(
+            Order.status == OrderStatus.PENDING,
+            Order.cancel_requested.is_(False),
+            (Order.created_at < order.created_at)
+            | ((Order.created_at == order.created_at) & (Order.order_no < order.order_no)),
+        )
+    ).scalar_one()
+    return int(ahead) + 1
+
+
+def page(
+    session: Session,
+    account: Account,
+    number: int,
+    size: int,
+    *,
+    status: str | None = None,
+    order_type: str | None = None,
+) -> tuple[list[Order], int]:
+    """One page of the account's orders, newest first, and how many there are in all."""
+    where = [Order.account_id == account.id]
+    if status is not None:
+        where.append(Order.status == status)
+    if order_type is not None:
+        where.append(Order.order_type == order_type)
+    total = session.execute(select(func.count()).select_from(Order).where(*where)).scalar_one()
+    rows = session.execute(
+        select(Order)
+        .where(*where)
+        .order_by(Order.created_at.desc(), Order.order_no.desc())
+        .offset((number - 1) * size)
+        .limit(size)
+    ).scalars()
+    return list(rows), int(total)
+
+
+def cancel(db: Database, account: Account, order_no: str) -> None:
+    """Cancel the account's order: a pending one ends now (failed, its credits released); a
+    processing one is marked, and its worker fails it at its next progress write. An order
+    that has ended already is a BadRequest."""
+    now = utcnow()
+    with db.write() as session:
+        order = get(session, account, order_no)
+        ended = session.execute(
+            update(Order)
+            .where(Order.order_no == order_no, Order.status == OrderStatus.PENDING)
+            .values(**_ending(OrderStatus.FAILED, now, reason=CANCELLED, error_code=Cancelled.code))
+        ).rowcount  # type: ignore[attr-defined]
+        if ended == 1:
+            session.refresh(order)
+            billing.release(session, order)
+            return
+        marked = session.execute(
+            update(Order)
+            .where(Order.order_no == order_no, Order.status == OrderStatus.PROCESSING)
+            .values(cancel_requested=True, updated_at=now)
+        ).rowcount  # type: ignore[attr-defined]
+        if marked != 1:
+            session.refresh(order)
+            raise BadRequest(f"order {order_no} has already ended ({order.status})")
+
+
+def check_ended(order: Order) -> None:
+    """BadRequest unless ``order`` has ended (finished, failed or timed out)."""
+    if order.status not in ENDED:
+        raise BadRequest(f"order {order.order_no} has not ended yet ({order.status})")

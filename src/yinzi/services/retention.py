@@ -42,14 +42,20 @@ def _purge_results(ctx: Context, cutoff: datetime, now: datetime) -> int:
             ).scalars()
         )
     for order_no in due:
-        ctx.storage.delete_prefix(f"results/{order_no}/")
-        with ctx.db.write() as session:
-            session.execute(
-                update(Order)
-                .where(Order.order_no == order_no)
-                .values(results=[], purged_at=now, updated_at=now)
-            )
+        purge_order(ctx, order_no, now)
     return len(due)
+
+
+def purge_order(ctx: Context, order_no: str, now: datetime, **values: object) -> None:
+    """Delete one order's results now and mark it purged (setting ``values`` too); the row
+    stays. Used by retention and by the owner's ``order/delete-results``."""
+    ctx.storage.delete_prefix(f"results/{order_no}/")
+    with ctx.db.write() as session:
+        session.execute(
+            update(Order)
+            .where(Order.order_no == order_no)
+            .values(results=[], purged_at=now, updated_at=now, **values)
+        )
 
 
 def _purge_uploads(ctx: Context, cutoff: datetime) -> int:

@@ -1,4 +1,6 @@
-"""Text-to-music orders: compose from the prompt and encode the clip; priced per bar."""
+"""Text-to-music orders: compose from the prompt and encode the clip; priced per bar.
+
+Progress is reported in bars made (of the ``length`` asked for), as the runner expects."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def run(
     with media.AudioWriter(path, format=fmt, sample_rate=composition.sample_rate) as writer:
         for block in composition.blocks:
             writer.write(block)
-            check(writer.samples_written / composition.sample_rate)
+            check(writer.samples_written / composition.sample_rate * composition.tempo / 240)
     seconds = writer.samples_written / composition.sample_rate
     price = settings.prices.text_to_music.per_bar * bars
     return TaskResult([Output(path, "music")], seconds, price)
