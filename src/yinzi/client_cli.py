@@ -353,16 +353,17 @@ def orders(
 
 
 def _print_orders(items: list[Order]) -> None:
-    """A table of orders on stdout."""
+    """A table of orders on stdout; only the reason wraps, so order numbers stay whole."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("order", "type", "status", "stage", "progress", "cost", "reason")
+    names = ("order", "type", "status", "stage", "progress", "cost")
+    table = Table(*(Column(name, no_wrap=True) for name in names), Column("reason", min_width=20))
     for order in items:
         progress = "" if order.progress is None else f"{order.progress}%"
         row = (order.order_no, order.order_type, order.status, _stage(order), progress)
         table.add_row(*row, str(order.cost), order.reason or "")
-    Console(soft_wrap=True).print(table)
+    Console(width=max(Console().width, 120)).print(table)
 
 
 @client_app.command(rich_help_panel=PANEL)
