@@ -147,7 +147,8 @@ def test_separate_into_four_stems_with_json(server: Server, tmp_path: Path) -> N
     done = as_user(server, "separate", song, "--stems", "drums,bass", "-o", out, "--json")
     assert done.exit_code == 0, done.output
     result = json.loads(done.stdout)
-    assert result["order"]["status"] == "finish"
+    order = result["order"]
+    assert (order["status"], order["progress"], order["stage"]) == ("finish", 100, "done")
     assert sorted(Path(p).name for p in result["files"]) == ["bass.mp3", "drums.mp3"]
     assert sorted(p.name for p in out.iterdir()) == ["bass.mp3", "drums.mp3"]
     assert media.probe(out / "drums.mp3").duration == pytest.approx(3.0, abs=0.1)
@@ -249,6 +250,7 @@ def test_orders_lists_newest_first_and_cancel_stops_one(idle_server: Server, son
     assert listed["total"] == 2 and listed["next_page"] is None
     table = as_user(server, "orders", "--type", "extract-text")
     assert second.order_no in table.stdout and first.order_no not in table.stdout
+    assert "queued (#2)" in table.stdout
     cancelled = as_user(server, "cancel", first.order_no)
     assert cancelled.exit_code == 0, cancelled.output
     assert cancelled.stdout.strip() == f"order {first.order_no} failed: cancelled by the user"
