@@ -231,14 +231,14 @@ def separate(
     as_json: JsonOption = False,
 ) -> None:
     """Split a song into stems and download them."""
-    wanted = _split(stems, "--stems", STEMS)
+    wanted, where = _split(stems, "--stems", STEMS), _source(source)
     if "accompaniment" in wanted and not set(wanted) <= {"vocals", "accompaniment"}:
         raise _fail("--stems: accompaniment goes with vocals only (drums, bass and other split it)")
     with _client(url, key) as client:
         order = _run_order(
             as_json,
             lambda on_progress: client.separate(
-                _source(source), stems=wanted, format=format, on_progress=on_progress
+                where, stems=wanted, format=format, on_progress=on_progress
             ),
         )
         files = _download(client, order, output, wanted)
@@ -262,12 +262,12 @@ def transcribe(
     as_json: JsonOption = False,
 ) -> None:
     """Transcribe speech into captions and text, and download them."""
-    wanted = _split(formats, "--format", CAPTION_BUSINESSES)
+    wanted, where = _split(formats, "--format", CAPTION_BUSINESSES), _source(source)
     with _client(url, key) as client:
         order = _run_order(
             as_json,
             lambda on_progress: client.transcribe(
-                _source(source), language=language, formats=wanted, on_progress=on_progress
+                where, language=language, formats=wanted, on_progress=on_progress
             ),
         )
         files = _download(client, order, output, [CAPTION_BUSINESSES[f] for f in wanted])
