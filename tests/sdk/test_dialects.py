@@ -37,6 +37,7 @@ def test_a_vocal_removal_task_runs_and_reports_its_stems(
         lambda: client.vocal_removal.record_info(task_id), lambda r: r["successFlag"] != "PENDING"
     )
     assert record["taskId"] == task_id and record["successFlag"] == "SUCCESS"
+    assert (record["progress"], record["stage"]) == (100, "done")
     assert record["response"]["vocalUrl"] and record["response"]["instrumentalUrl"]
     assert client.vocal_removal.credit() == client.balance() < 1000
 
@@ -50,6 +51,7 @@ def test_a_music_task_is_created_listed_and_separated(client: Client, receiver: 
     )
     assert done["status"] == "completed"
     assert done["audioUrl"] and done["config"] == {"length": 2}
+    assert (done["progress"], done["stage"]) == (100, "done")
     listed = client.text_to_music.list(per_page=5, status="completed")
     assert listed["total"] == 1 and listed["data"][0]["uid"] == task["uid"]
     task_id = listed["data"][0]["taskId"]

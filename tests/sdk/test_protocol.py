@@ -9,7 +9,15 @@ from typing import Any
 import httpx
 import pytest
 
-from yinzi.sdk import ApiError, AuthenticationError, ConnectionFailed, NotFoundError, RateLimited
+from yinzi import __version__
+from yinzi.sdk import (
+    ApiError,
+    AuthenticationError,
+    Client,
+    ConnectionFailed,
+    NotFoundError,
+    RateLimited,
+)
 from yinzi.sdk._protocol import Call, Dialect, Sleep, payload, retry_after, send
 from yinzi.sdk.errors import InsufficientCredits
 
@@ -103,3 +111,8 @@ def test_a_lost_connection_is_retried_only_when_safe() -> None:
     assert drive(Call("POST", "/x"), [httpx.ConnectError("refused"), OK])[0] == "done"
     with pytest.raises(ConnectionFailed, match="POST /x: connection reset"):
         drive(Call("POST", "/x"), [LOST, OK])
+
+
+def test_the_clients_name_themselves() -> None:
+    with Client("http://127.0.0.1:9", "sk-x") as client:
+        assert client._http.headers["User-Agent"] == f"yinzi-sdk/{__version__}"

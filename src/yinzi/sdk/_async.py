@@ -13,7 +13,7 @@ import httpx
 
 from yinzi.sdk import _ops
 from yinzi.sdk._ops import ProgressCallback
-from yinzi.sdk._protocol import Call, Fetch, Sleep, Steps, auth_headers, fetch_failed
+from yinzi.sdk._protocol import USER_AGENT, Call, Fetch, Sleep, Steps, auth_headers, fetch_failed
 from yinzi.sdk.errors import ConnectionFailed
 from yinzi.sdk.models import Order, OrderPage, VideoInfo
 
@@ -35,7 +35,9 @@ class AsyncClient:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.retries = retries
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=timeout, headers={"User-Agent": USER_AGENT}
+        )
         self.vocal_removal = AsyncVocalRemoval(self)
         self.text_to_music = AsyncTextToMusic(self)
 
@@ -55,7 +57,7 @@ class AsyncClient:
 
     aclose = close
 
-    async def run(self, steps: Steps[T]) -> T:
+    async def _run(self, steps: Steps[T]) -> T:
         """Drive one operation to its result."""
         try:
             step = next(steps)
@@ -104,7 +106,7 @@ class AsyncClient:
 
     async def upload(self, path: PathLike) -> str:
         """Upload a local audio or video file; returns its ``pathKey``."""
-        return await self.run(_ops.upload(path, self.retries))
+        return await self._run(_ops.upload(path, self.retries))
 
     async def create(
         self,
@@ -117,10 +119,10 @@ class AsyncClient:
         """Create an order; a local file is uploaded first. ``options`` go to ``stuff``
         (``format=``, ``language=``, ``stem_name=``, ``text=`` and ``length=``)."""
         steps = _ops.create(order_type, path_or_url, options, self.retries, idempotency_key)
-        return await self.run(steps)
+        return await self._run(steps)
 
     async def get(self, order_no: str) -> Order:
-        return await self.run(_ops.get(order_no, self.retries))
+        return await self._run(_ops.get(order_no, self.retries))
 
     async def list(
         self,
@@ -131,7 +133,7 @@ class AsyncClient:
         order_type: str | None = None,
     ) -> OrderPage:
         """One page of the account's orders, newest first."""
-        return await self.run(_ops.list_orders(page, per_page, status, order_type, self.retries))
+        return await self._run(_ops.list_orders(page, per_page, status, order_type, self.retries))
 
     async def iter_orders(
         self, *, per_page: int = 100, status: str | None = None, order_type: str | None = None
@@ -147,10 +149,10 @@ class AsyncClient:
             page = found.next_page
 
     async def cancel(self, order_no: str) -> Order:
-        return await self.run(_ops.order_action("cancel", order_no, self.retries))
+        return await self._run(_ops.order_action("cancel", order_no, self.retries))
 
     async def delete_results(self, order_no: str) -> Order:
-        return await self.run(_ops.order_action("delete-results", order_no, self.retries))
+        return await self._run(_ops.order_action("delete-results", order_no, self.retries))
 
     async def wait(
         self,
@@ -161,12 +163,12 @@ class AsyncClient:
         poll: float = 1.0,
     ) -> Order:
         """The order once finished; raises OrderFailed or WaitTimeout."""
-        return await self.run(_ops.wait(order_no, on_progress, timeout, poll, self.retries))
+        return await self._run(_ops.wait(order_no, on_progress, timeout, poll, self.retries))
 
     async def download(
         self, order: Order, dest_dir: PathLike, *, businesses: Iterable[str] | None = None
     ) -> Paths:
-        return await self.run(_ops.download(order, dest_dir, businesses, self.retries))
+        return await self._run(_ops.download(order, dest_dir, businesses, self.retries))
 
     async def separate(
         self,
@@ -178,7 +180,7 @@ class AsyncClient:
         on_progress: ProgressCallback | None = None,
     ) -> Paths | Order:
         """Separate stems and wait; the stems' paths in ``dest``, or the order without it."""
-        return await self.run(
+        return await self._run(
             _ops.separate(path_or_url, stems, format, dest, on_progress, self.retries)
         )
 
@@ -192,7 +194,7 @@ class AsyncClient:
         on_progress: ProgressCallback | None = None,
     ) -> Paths | Order:
         steps = _ops.transcribe(path_or_url, language, dest, formats, on_progress, self.retries)
-        return await self.run(steps)
+        return await self._run(steps)
 
     async def compose(
         self,
@@ -202,14 +204,14 @@ class AsyncClient:
         dest: PathLike | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> Paths | Order:
-        return await self.run(_ops.compose(prompt, length, dest, on_progress, self.retries))
+        return await self._run(_ops.compose(prompt, length, dest, on_progress, self.retries))
 
     async def analyze(self, link: str, *, extract_music: bool = False) -> VideoInfo:
-        return await self.run(_ops.analyze(link, extract_music, self.retries))
+        return await self._run(_ops.analyze(link, extract_music, self.retries))
 
     async def balance(self) -> int:
         """The account's available credits."""
-        return await self.run(_ops.credit(self.retries))
+        return await self._run(_ops.credit(self.retries))
 
 
 class AsyncVocalRemoval:
@@ -230,13 +232,13 @@ class AsyncVocalRemoval:
     ) -> str:
         """Start a task; returns its ``taskId``."""
         body = _ops.kie_body(callback_url, audio_url, task_id, audio_id, type, stem_name)
-        return await self._client.run(_ops.kie_generate(body, self._client.retries))
+        return await self._client._run(_ops.kie_generate(body, self._client.retries))
 
     async def record_info(self, task_id: str) -> dict[str, Any]:
-        return await self._client.run(_ops.kie_record_info(task_id, self._client.retries))
+        return await self._client._run(_ops.kie_record_info(task_id, self._client.retries))
 
     async def credit(self) -> int:
-        return await self._client.run(_ops.credit(self._client.retries))
+        return await self._client._run(_ops.credit(self._client.retries))
 
 
 class AsyncTextToMusic:
@@ -246,12 +248,13 @@ class AsyncTextToMusic:
         self._client = client
 
     async def create(self, prompt: str, length: int) -> dict[str, Any]:
-        return await self._client.run(_ops.music_create(prompt, length, self._client.retries))
+        return await self._client._run(_ops.music_create(prompt, length, self._client.retries))
 
     async def get(self, uid: str) -> dict[str, Any]:
-        return await self._client.run(_ops.music_get(uid, self._client.retries))
+        return await self._client._run(_ops.music_get(uid, self._client.retries))
 
     async def list(
         self, *, page: int = 1, per_page: int = 10, status: str | None = None
     ) -> dict[str, Any]:
-        return await self._client.run(_ops.music_list(page, per_page, status, self._client.retries))
+        steps = _ops.music_list(page, per_page, status, self._client.retries)
+        return await self._client._run(steps)

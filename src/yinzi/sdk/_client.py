@@ -13,7 +13,7 @@ import httpx
 
 from yinzi.sdk import _ops
 from yinzi.sdk._ops import ProgressCallback
-from yinzi.sdk._protocol import Call, Fetch, Sleep, Steps, auth_headers, fetch_failed
+from yinzi.sdk._protocol import USER_AGENT, Call, Fetch, Sleep, Steps, auth_headers, fetch_failed
 from yinzi.sdk.errors import ConnectionFailed
 from yinzi.sdk.models import Order, OrderPage, VideoInfo
 
@@ -35,7 +35,9 @@ class Client:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.retries = retries
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout, headers={"User-Agent": USER_AGENT}
+        )
         self.vocal_removal = VocalRemoval(self)
         self.text_to_music = TextToMusic(self)
 
@@ -53,7 +55,7 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def run(self, steps: Steps[T]) -> T:
+    def _run(self, steps: Steps[T]) -> T:
         """Drive one operation to its result."""
         try:
             step = next(steps)
@@ -100,7 +102,7 @@ class Client:
 
     def upload(self, path: PathLike) -> str:
         """Upload a local audio or video file; returns its ``pathKey``."""
-        return self.run(_ops.upload(path, self.retries))
+        return self._run(_ops.upload(path, self.retries))
 
     def create(
         self,
@@ -113,10 +115,10 @@ class Client:
         """Create an order; a local file is uploaded first. ``options`` go to ``stuff``
         (``format=``, ``language=``, ``stem_name=``, ``text=`` and ``length=``)."""
         steps = _ops.create(order_type, path_or_url, options, self.retries, idempotency_key)
-        return self.run(steps)
+        return self._run(steps)
 
     def get(self, order_no: str) -> Order:
-        return self.run(_ops.get(order_no, self.retries))
+        return self._run(_ops.get(order_no, self.retries))
 
     def list(
         self,
@@ -127,7 +129,7 @@ class Client:
         order_type: str | None = None,
     ) -> OrderPage:
         """One page of the account's orders, newest first."""
-        return self.run(_ops.list_orders(page, per_page, status, order_type, self.retries))
+        return self._run(_ops.list_orders(page, per_page, status, order_type, self.retries))
 
     def iter_orders(
         self, *, per_page: int = 100, status: str | None = None, order_type: str | None = None
@@ -140,10 +142,10 @@ class Client:
             page = found.next_page
 
     def cancel(self, order_no: str) -> Order:
-        return self.run(_ops.order_action("cancel", order_no, self.retries))
+        return self._run(_ops.order_action("cancel", order_no, self.retries))
 
     def delete_results(self, order_no: str) -> Order:
-        return self.run(_ops.order_action("delete-results", order_no, self.retries))
+        return self._run(_ops.order_action("delete-results", order_no, self.retries))
 
     def wait(
         self,
@@ -154,12 +156,12 @@ class Client:
         poll: float = 1.0,
     ) -> Order:
         """The order once finished; raises OrderFailed or WaitTimeout."""
-        return self.run(_ops.wait(order_no, on_progress, timeout, poll, self.retries))
+        return self._run(_ops.wait(order_no, on_progress, timeout, poll, self.retries))
 
     def download(
         self, order: Order, dest_dir: PathLike, *, businesses: Iterable[str] | None = None
     ) -> Paths:
-        return self.run(_ops.download(order, dest_dir, businesses, self.retries))
+        return self._run(_ops.download(order, dest_dir, businesses, self.retries))
 
     def separate(
         self,
@@ -171,7 +173,7 @@ class Client:
         on_progress: ProgressCallback | None = None,
     ) -> Paths | Order:
         """Separate stems and wait; the stems' paths in ``dest``, or the order without it."""
-        return self.run(_ops.separate(path_or_url, stems, format, dest, on_progress, self.retries))
+        return self._run(_ops.separate(path_or_url, stems, format, dest, on_progress, self.retries))
 
     def transcribe(
         self,
@@ -183,7 +185,7 @@ class Client:
         on_progress: ProgressCallback | None = None,
     ) -> Paths | Order:
         steps = _ops.transcribe(path_or_url, language, dest, formats, on_progress, self.retries)
-        return self.run(steps)
+        return self._run(steps)
 
     def compose(
         self,
@@ -193,14 +195,14 @@ class Client:
         dest: PathLike | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> Paths | Order:
-        return self.run(_ops.compose(prompt, length, dest, on_progress, self.retries))
+        return self._run(_ops.compose(prompt, length, dest, on_progress, self.retries))
 
     def analyze(self, link: str, *, extract_music: bool = False) -> VideoInfo:
-        return self.run(_ops.analyze(link, extract_music, self.retries))
+        return self._run(_ops.analyze(link, extract_music, self.retries))
 
     def balance(self) -> int:
         """The account's available credits."""
-        return self.run(_ops.credit(self.retries))
+        return self._run(_ops.credit(self.retries))
 
 
 class VocalRemoval:
@@ -221,13 +223,13 @@ class VocalRemoval:
     ) -> str:
         """Start a task; returns its ``taskId``."""
         body = _ops.kie_body(callback_url, audio_url, task_id, audio_id, type, stem_name)
-        return self._client.run(_ops.kie_generate(body, self._client.retries))
+        return self._client._run(_ops.kie_generate(body, self._client.retries))
 
     def record_info(self, task_id: str) -> dict[str, Any]:
-        return self._client.run(_ops.kie_record_info(task_id, self._client.retries))
+        return self._client._run(_ops.kie_record_info(task_id, self._client.retries))
 
     def credit(self) -> int:
-        return self._client.run(_ops.credit(self._client.retries))
+        return self._client._run(_ops.credit(self._client.retries))
 
 
 class TextToMusic:
@@ -237,12 +239,13 @@ class TextToMusic:
         self._client = client
 
     def create(self, prompt: str, length: int) -> dict[str, Any]:
-        return self._client.run(_ops.music_create(prompt, length, self._client.retries))
+        return self._client._run(_ops.music_create(prompt, length, self._client.retries))
 
     def get(self, uid: str) -> dict[str, Any]:
-        return self._client.run(_ops.music_get(uid, self._client.retries))
+        return self._client._run(_ops.music_get(uid, self._client.retries))
 
     def list(
         self, *, page: int = 1, per_page: int = 10, status: str | None = None
     ) -> dict[str, Any]:
-        return self._client.run(_ops.music_list(page, per_page, status, self._client.retries))
+        steps = _ops.music_list(page, per_page, status, self._client.retries)
+        return self._client._run(steps)

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from yinzi import __version__
 from yinzi.sdk.errors import ApiError, ConnectionFailed, RateLimited, from_response
 
 T = TypeVar("T")
@@ -66,6 +67,7 @@ class Fetch:
 Step = Call | Sleep | Fetch
 Steps = Generator[Step, Any, T]
 
+USER_AGENT = f"yinzi-sdk/{__version__}"
 BACKOFF_START = 0.5
 BACKOFF_MAX = 8.0
 MAX_RETRY_AFTER = 120.0
