@@ -23,9 +23,11 @@ from yinzi.settings import Settings
 from yinzi.tasks import music
 
 from conftest import FileServer
-from helpers import User, drain, make_settings, new_user
+from helpers import Receiver, User, drain, make_settings, new_user
 
 V1 = "/api/open/v1"
+KIE_GENERATE = "/api/v1/vocal-removal/generate"
+KIE_RECORD = "/api/v1/vocal-removal/record-info"
 STAGES = ["queued", "fetching", "decoding", "separating", "encoding", "storing", "done"]
 
 
@@ -327,3 +329,24 @@ def test_music_reports_its_progress_in_bars_made(settings: Settings, tmp_path: P
     music.run(settings, order, None, tmp_path, reports.append)
     assert len(reports) == 4 and reports == sorted(reports)
     assert reports[-1] == pytest.approx(4.0)
+
+
+def test_the_other_dialects_show_a_cancelled_task_as_failed(
+    client: TestClient, user: User, worker: Worker, song: str, receiver: Receiver
+) -> None:
+    body = {"audioUrl": song, "callBackUrl": receiver.url, "type": "separate_vocal"}
+    task_id = client.post(KIE_GENERATE, json=body, headers=user.auth).json()["data"]["taskId"]
+    music = {"text": "calm piano", "config": {"length": 2}}
+    uid = client.post("/v1/textToMusic", json=music, headers={"key": user.key}).json()["uid"]
+    _post(client, user, "cancel", {"orderNo": task_id})
+    music_order = client.get(f"{V1}/order/list?orderType=text-to-music", headers=user.auth)
+    _post(client, user, "cancel", {"orderNo": music_order.json()["data"]["items"][0]["orderNo"]})
+    assert drain(worker) == 0
+    record = client.get(f"{KIE_RECORD}?taskId={task_id}", headers=user.auth).json()["data"]
+    assert (record["successFlag"], record["errorMessage"]) == ("GENERATE_AUDIO_FAILED", CANCELLED)
+    assert record["stage"] == "done"
+    [callback] = receiver.payloads()
+    assert callback["data"]["task_id"] == task_id
+    assert callback["msg"] == f"vocal Removal generation failed: {CANCELLED}"
+    task = client.get(f"/v1/textToMusic/{uid}", headers={"key": user.key}).json()
+    assert (task["status"], task["reason"], task["stage"]) == ("error", CANCELLED, "done")

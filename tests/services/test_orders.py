@@ -345,3 +345,18 @@ def test_a_cancelled_order_whose_worker_died_ends_as_cancelled(
     assert orders.expire_overdue(db, settings) == [order.order_no]
     ended = _load(db, order.order_no)
     assert (ended.status, ended.reason, ended.pay_status) == ("failed", CANCELLED, "refunded")
+
+
+def test_pages_of_an_account_and_queue_positions(db: Database, settings: Settings) -> None:
+    account = _account(db, 1000)
+    made = [_create(db, settings, account).order_no for _ in range(5)]
+    assert orders.claim(db, settings, made[0]) is not None
+    with db.read() as s:
+        first, total = orders.page(s, account, 1, 3)
+        last, _ = orders.page(s, account, 2, 3)
+        running, _ = orders.page(s, account, 1, 10, status="processing")
+        assert total == 5 and [o.order_no for o in first + last] == made[::-1]
+        assert [o.order_no for o in running] == [made[0]]
+        assert orders.page(s, account, 1, 10, order_type="extract-text") == ([], 0)
+        positions = [orders.queue_position(s, o) for o in reversed(first + last)]
+        assert positions == [None, 1, 2, 3, 4]

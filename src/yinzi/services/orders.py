@@ -315,18 +315,6 @@ def next_claimable(db: Database, settings: Settings, limit: int = 8) -> list[str
         return list(rows.scalars())
 
 
-def renew_lease(db: Database, settings: Settings, order_no: str, token: str) -> None:
-    now = utcnow()
-    with db.write() as session:
-        _cas(
-            session,
-            order_no,
-            token,
-            lease_until=now + timedelta(seconds=settings.lease_seconds),
-            updated_at=now,
-        )
-
-
 def _cas(session: Session, order_no: str, token: str, *when: Any, **values: Any) -> Order:
     """Update the order only while ``token`` still holds it (and the conditions ``when`` hold);
     raise StaleClaim otherwise."""
