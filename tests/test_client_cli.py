@@ -92,6 +92,14 @@ def test_the_config_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+def test_a_damaged_config_file_is_one_line_saying_to_log_in_again() -> None:
+    path = config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text("url = http://unquoted\n")
+    line = one_line_error(yinzi("orders"))
+    assert line.startswith(f"error: {path} is not valid TOML") and "`yinzi login`" in line
+
+
 def test_without_a_server_a_command_says_where_to_give_one() -> None:
     line = one_line_error(yinzi("orders"))
     assert line == ("error: no server URL: pass --url, set YINZI_URL or run `yinzi login URL KEY`")
