@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Column, Table
 
+from yinzi import client_cli
 from yinzi.settings import Settings
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ app.add_typer(keys_app, name="keys")
 models_app = typer.Typer(help="List and install engine models.", no_args_is_help=True)
 app.add_typer(credits_app, name="credits")
 app.add_typer(models_app, name="models")
+client_cli.register(app)
 
 err = Console(stderr=True)
 out = Console()
