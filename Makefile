@@ -7,7 +7,8 @@ DEV := $(VENV)/.dev
 DEFAULT_MODELS := whisper-base spleeter-2stems
 TEST_MODELS := $(DEFAULT_MODELS) whisper-tiny.en
 
-.PHONY: install runtime models run test test-all lint format bench clean
+.PHONY: install runtime models run test test-all lint format bench clean chromium screenshots
+APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
 # The runtime alone: what `make run` needs to serve orders.
 runtime: $(RUNTIME)
@@ -34,11 +35,17 @@ run: models
 	$(BIN)/yinzi migrate
 	$(BIN)/yinzi serve
 
-test: install
+# Debian's Chromium and a CJK font for the console's browser tests and screenshots (Playwright's
+# own browser download is not used).
+chromium:
+	test -x /usr/bin/chromium && fc-list :lang=zh | grep -q . || \
+		{ $(APT_GET) update -q && $(APT_GET) install -y -q chromium fonts-wqy-microhei; }
+
+test: install chromium
 	$(BIN)/yinzi models install $(TEST_MODELS)
 	$(BIN)/pytest
 
-test-all: install
+test-all: install chromium
 	$(BIN)/yinzi models install $(TEST_MODELS)
 	$(BIN)/pytest -m ''
 

@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from yinzi import __version__
+from yinzi import __version__, console
 from yinzi.api import deps, files, open_v1, openapi, text_to_music, vocal_removal
 from yinzi.api.limits import MULTIPART_SLACK, BodyLimit
 from yinzi.context import Context
@@ -40,7 +40,7 @@ from yinzi.services.ratelimit import ConcurrencyGate
 from yinzi.settings import Settings
 
 log = logging.getLogger(__name__)
-Renderer = Callable[[YinziError], Response]
+Renderer = Callable[[Request, YinziError], Response]
 
 
 @dataclass(frozen=True)
@@ -54,12 +54,26 @@ def _no_key_needed(_request: Request) -> bool:
     return True
 
 
+def _envelope(render: Callable[[YinziError], Response]) -> Renderer:
+    """A JSON dialect's renderer, which needs only the error."""
+    return lambda _request, exc: render(exc)
+
+
 DIALECTS = (
-    Dialect(open_v1.PREFIX, open_v1.render_error, open_v1.has_credentials),
-    Dialect(files.PREFIX, files.render_error, _no_key_needed),
-    Dialect(vocal_removal.PREFIX, vocal_removal.render_error, vocal_removal.has_credentials),
-    Dialect(vocal_removal.CHAT_PREFIX, vocal_removal.render_error, vocal_removal.has_credentials),
-    Dialect(text_to_music.PREFIX, text_to_music.render_error, text_to_music.has_credentials),
+    Dialect(open_v1.PREFIX, _envelope(open_v1.render_error), open_v1.has_credentials),
+    Dialect(files.PREFIX, _envelope(files.render_error), _no_key_needed),
+    Dialect(
+        vocal_removal.PREFIX, _envelope(vocal_removal.render_error), vocal_removal.has_credentials
+    ),
+    Dialect(
+        vocal_removal.CHAT_PREFIX,
+        _envelope(vocal_removal.render_error),
+        vocal_removal.has_credentials,
+    ),
+    Dialect(
+        text_to_music.PREFIX, _envelope(text_to_music.render_error), text_to_music.has_credentials
+    ),
+    Dialect(console.PREFIX, console.render_error, _no_key_needed),
 )
 _HTTP_ERRORS: dict[int, type[YinziError]] = {
     404: RouteNotFound,
@@ -76,7 +90,7 @@ def _dialect(path: str) -> Dialect:
 
 
 def _render(request: Request, exc: YinziError) -> Response:
-    return _dialect(request.url.path).render(exc)
+    return _dialect(request.url.path).render(request, exc)
 
 
 def _render_http(request: Request, exc: HTTPException) -> Response:
@@ -194,6 +208,7 @@ def create_app(
     app.include_router(text_to_music.router)
     app.include_router(files.router)
     openapi.install(app)
+    console.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:

@@ -167,6 +167,25 @@ def _default_workers() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
+class ConsoleSettings(BaseModel):
+    signup: bool = Field(
+        False, description="Anyone may create an account on the console's sign-up page."
+    )
+    signup_credits: int = Field(0, ge=0, description="Credits a new sign-up account starts with.")
+    session_hours: float = Field(
+        12.0, gt=0, description="A console session ends this long after sign-in."
+    )
+    sign_in_attempts: int = Field(
+        5, ge=1, description="Failed sign-ins per email or address before a lockout."
+    )
+    lockout_minutes: float = Field(
+        15.0, gt=0, description="How long failed sign-ins are counted, and a lockout lasts."
+    )
+    secure_cookies: bool | None = Field(
+        None, description="Mark the session cookie Secure (default: when public_url is https)."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="YINZI_",
@@ -276,6 +295,7 @@ class Settings(BaseSettings):
     musicgen: MusicGenSettings = MusicGenSettings()
     prices: Prices = Prices()
     fetch: FetchSettings = FetchSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @classmethod
     def settings_customise_sources(

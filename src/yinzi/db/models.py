@@ -48,6 +48,10 @@ class Account(Base):
     webhook_secret: Mapped[str | None] = mapped_column(String(100), default=None)
     """Signs the account's callbacks when set (``yinzi accounts webhook-secret``)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    """An argon2 hash of the console password; None: the account cannot sign in to the console."""
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    """A disabled account's keys and console sessions stop working; its data is kept."""
 
 
 class ApiKey(Base):
@@ -62,6 +66,8 @@ class ApiKey(Base):
     """SHA-256 of the key. The key itself is shown once and never stored."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When the key last authenticated a request (updated at most once a minute)."""
 
 
 class Balance(Base):
@@ -163,3 +169,38 @@ class Upload(Base):
         """The client's media type without parameters; None if it is none, or too long to keep."""
         media = (value or "").partition(";")[0].strip().lower()
         return media if len(media) <= 100 and _MEDIA_TYPE.fullmatch(media) else None
+
+
+class ConsoleSession(Base):
+    """A signed-in console browser. The cookie holds the token; only its SHA-256 is stored."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class SignInAttempt(Base):
+    """A failed console sign-in, counted per email and per client address for the lockout."""
+
+    __tablename__ = "sign_in_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PasswordToken(Base):
+    """A one-time set-password link. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "password_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
