@@ -9,13 +9,8 @@ Idempotency-Key), 401 (missing or invalid API key) and 500. Like the HTTP-level 
 from __future__ import annotations
 
 import re
-import secrets
-import tempfile
-from functools import partial
-from pathlib import Path
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,8 +18,6 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from yinzi import media
-from yinzi.api import text_to_music
 from yinzi.api.deps import ContextDep, DispatcherDep, IdempotencyKey, OpenApiKey, bearer_token
 from yinzi.api.limits import (
     MAX_ID,
@@ -33,13 +26,11 @@ from yinzi.api.limits import (
     MAX_WORD,
 )
 from yinzi.context import Context
-from yinzi.db import utcnow
-from yinzi.db.models import Account, Order, Upload
-from yinzi.errors import BadRequest, Maintenance, MediaError, YinziError
+from yinzi.db.models import Account, Order
+from yinzi.errors import BadRequest, Maintenance, YinziError
 from yinzi.services import analyze as analysis
-from yinzi.services import orders, retention, stem_names
-from yinzi.services.orders import FORMATS, ORDER_KINDS, OrderStatus
-from yinzi.services.ratelimit import ConcurrencyGate
+from yinzi.services import orders, retention, submit, uploads
+from yinzi.services.orders import ORDER_KINDS, OrderStatus
 
 PREFIX = "/api/open/v1"
 router = APIRouter(prefix=PREFIX, tags=["Open API v1"])
@@ -82,38 +73,6 @@ class OrderCreate(BaseModel):
     stuff: StuffIn | None = None
 
 
-LANGUAGE = re.compile(r"^(auto|[a-z]{2,3}(-[a-z0-9]{2,8})?)$")
-"""``auto``, or a language code with an optional script or region (``zh-tw``, ``zh-hans``)."""
-
-
-def _validate(body: OrderCreate) -> tuple[str, str, dict[str, Any]]:
-    if not body.orderType:
-        raise BadRequest("orderType is required")
-    kind = ORDER_KINDS.get(body.orderType)
-    if kind is None:
-        raise BadRequest(
-            f"Unsupported orderType {body.orderType!r}; valid types: {', '.join(ORDER_KINDS)}"
-        )
-    stuff = body.stuff or StuffIn()
-    if kind.family == "music":
-        text, length = text_to_music.validate(stuff.text, stuff.length, "stuff.length")
-        return kind.name, "", {"text": text, "length": length}
-    path_key = (stuff.pathKey or "").strip()
-    if not path_key:
-        raise BadRequest("pathKey is required")
-    if kind.family == "transcription":
-        language = (stuff.language or "auto").strip().lower()
-        if not LANGUAGE.match(language):
-            raise BadRequest(
-                "language must be 'auto' or a language code such as 'en', 'zh' or 'zh-TW'"
-            )
-        return kind.name, path_key, {"language": language}
-    fmt = stuff.format or "mp3"
-    if fmt not in FORMATS:
-        raise BadRequest(f"format must be one of {', '.join(FORMATS)}")
-    return kind.name, path_key, {"format": fmt}
-
-
 @router.post("/order/create")
 def create_order(
     body: OrderCreate,
@@ -123,34 +82,23 @@ def create_order(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     account = _authenticate(ctx, key)
-    order_type, source, options = _validate(body)
-    if order_type == stem_names.ORDER_TYPE:
-        stem_name = body.stuff.stemName if body.stuff else None
-        options |= stem_names.order_options(ctx.settings, stem_name, "stuff.stemName")
-    fingerprint = orders.request_hash(body.model_dump(mode="json"))
-    if order_type == "text-to-music":
-        order = text_to_music.create_task(
-            ctx,
-            account,
-            options["text"],
-            options["length"],
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-        )
-        dispatcher.dispatch(order.order_no)
-        return ok(_created(order))
-    with ctx.db.write() as session:
-        order = orders.create(
-            session,
-            ctx.settings,
-            account,
-            order_type,
-            source,
-            options,
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-        )
-    dispatcher.dispatch(order.order_no)
+    stuff = body.stuff or StuffIn()
+    order = submit.submit(
+        ctx,
+        dispatcher,
+        account,
+        body.orderType,
+        submit.Stuff(
+            path_key=stuff.pathKey,
+            format=stuff.format,
+            language=stuff.language,
+            stem_name=stuff.stemName,
+            text=stuff.text,
+            length=stuff.length,
+        ),
+        idempotency_key=idempotency_key,
+        fingerprint=orders.request_hash(body.model_dump(mode="json")),
+    )
     return ok(_created(order))
 
 
@@ -182,7 +130,7 @@ def _shown(ctx: Context, account: Account, order_no: str) -> dict[str, Any]:
         return {**order_view(ctx, session, order), "balance": available}
 
 
-RESULTS_DELETED = "results were deleted by the owner"
+RESULTS_DELETED = retention.RESULTS_DELETED
 
 
 def order_view(
@@ -284,19 +232,11 @@ def delete_results(body: OrderRef, key: OpenApiKey, ctx: ContextDep) -> dict[str
     """Delete an ended order's stored results now; the order itself stays."""
     account = _authenticate(ctx, key)
     order_no = _order_no(body)
-    with ctx.db.read() as session:
-        order = orders.get(session, account, order_no)
-    orders.check_ended(order)
-    reason = order.reason or ""
-    if RESULTS_DELETED not in reason:
-        reason = f"{reason} ({RESULTS_DELETED})" if reason else RESULTS_DELETED
-    retention.purge_order(ctx, order_no, utcnow(), reason=reason)
+    retention.delete_results(ctx, account, order_no)
     return ok(_shown(ctx, account, order_no))
 
 
 UPLOAD_PATH = PREFIX + "/file/upload"
-MAX_NAME_BYTES = 120
-"""Stored file names are cut to this many UTF-8 bytes, keeping the extension."""
 _UPLOAD_BODY = {
     "required": True,
     "content": {
@@ -322,63 +262,15 @@ async def upload_file(request: Request, key: OpenApiKey, ctx: ContextDep) -> dic
         file = form.get("file")
         if not isinstance(file, UploadFile):
             raise BadRequest("file is required (multipart field 'file')")
-        path_key = await run_in_threadpool(_store_upload, ctx, account, file)
+        path_key = await run_in_threadpool(
+            uploads.store, ctx, account, file.file, file.filename, file.content_type
+        )
     return ok({"pathKey": path_key})
 
 
 def _authenticate(ctx: Context, key: str) -> Account:
     with ctx.db.read() as session:
         return ctx.keys.authenticate(session, key)
-
-
-def _store_upload(ctx: Context, account: Account, file: UploadFile) -> str:
-    """Store the file and check it is media with audio (in a worker thread: the check decodes);
-    a file that is not, or whose check fails, is deleted again."""
-    name = safe_name(file.filename or "upload")
-    key = f"uploads/{secrets.token_urlsafe(18)}/{name}"
-    size = ctx.storage.put_stream(key, file.file, max_bytes=ctx.settings.max_upload_bytes)
-    try:
-        if size == 0:
-            raise BadRequest("the uploaded file is empty")
-        _check_media(ctx, key)
-    except Exception:
-        ctx.storage.delete_prefix(key)
-        raise
-    with ctx.db.write() as session:
-        session.add(
-            Upload(
-                key=key,
-                account_id=account.id,
-                filename=name,
-                size=size,
-                content_type=file.content_type,
-            )
-        )
-    return key
-
-
-def _check_media(ctx: Context, key: str) -> None:
-    scratch = ctx.settings.data_dir / "tmp"
-    scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=scratch) as work:
-        try:
-            media.check_audio(ctx.storage.open_local(key, Path(work)))
-        except MediaError as exc:
-            raise BadRequest(f"file: {exc.message}; upload an audio or video file") from exc
-
-
-def safe_name(filename: str) -> str:
-    """A file name fit for a storage key: letters, digits, ``._-``; at most
-    :data:`MAX_NAME_BYTES` bytes of UTF-8, cut before the extension, never mid-character."""
-    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in base).strip("._")
-    stem, dot, ext = cleaned.rpartition(".")
-    if not dot or not stem or len(ext) > 10:
-        stem, ext = cleaned, ""
-    suffix = f".{ext}" if ext else ""
-    budget = MAX_NAME_BYTES - len(suffix.encode())
-    stem = stem.encode()[:budget].decode("utf-8", "ignore").rstrip("._")
-    return f"{stem}{suffix}" if stem else "upload"
 
 
 class AnalyzeRequest(BaseModel):
@@ -395,10 +287,9 @@ async def analyze_short_video(
     account = await run_in_threadpool(_authenticate, ctx, key)
     if not body.link or not body.link.strip():
         raise BadRequest("link is required")
-    gate: ConcurrencyGate = request.app.state.links_gate
-    with gate.enter(account.id):
-        work = partial(analysis.analyze, ctx, account, body.link, extract_music=body.extractMusic)
-        result = await anyio.to_thread.run_sync(work, limiter=gate.limiter)
+    result = await analysis.analyze_gated(
+        request.app.state.links_gate, ctx, account, body.link, extract_music=body.extractMusic
+    )
     return ok(
         {
             "title": result.title,

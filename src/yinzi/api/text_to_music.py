@@ -8,7 +8,6 @@ its ``taskId`` the order number, which also names it to the vocal-removal API. E
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -20,13 +19,12 @@ from yinzi.api.deps import ContextDep, DispatcherDep
 from yinzi.api.limits import MAX_ID, MAX_WORD
 from yinzi.context import Context
 from yinzi.db.models import Account, Order
-from yinzi.errors import Maintenance, MissingApiKey, NotFound, ValidationFailed, YinziError
-from yinzi.services import orders
+from yinzi.errors import Maintenance, MissingApiKey, NotFound, YinziError
+from yinzi.services.music import BadMusicRequest, create_task, validate
 from yinzi.services.orders import OrderStatus
 
 PREFIX = "/v1/textToMusic"
 router = APIRouter(prefix=PREFIX, tags=["Text to music (Yating-compatible)"])
-TEXT = re.compile(r"[A-Za-z ]+")
 NUMBER = re.compile(r"[0-9]{1,7}")
 """Paging numbers: ASCII digits only, and small enough for any database's integers."""
 STATUSES = {
@@ -48,16 +46,6 @@ REASONS = {
 }
 
 
-class BadMusicRequest(ValidationFailed):
-    """Bad Request"""
-
-    status = 400
-
-    def __init__(self, messages: list[str]) -> None:
-        super().__init__("; ".join(messages))
-        self.messages = messages
-
-
 def render_error(exc: YinziError) -> JSONResponse:
     status = exc.status if exc.status in REASONS else 500
     if exc.status == 422:
@@ -73,54 +61,6 @@ def render_error(exc: YinziError) -> JSONResponse:
 
 def has_credentials(request: Request) -> bool:
     return bool(request.headers.get("key"))
-
-
-def validate(text: Any, length: Any, length_field: str = "config.length") -> tuple[str, int]:
-    """The seed's rules: English letters and spaces, 1 to 200 characters; length 1 to 12.
-
-    A whole-number float (``4.0``, as many JSON encoders write 4) counts as that integer.
-    ``length_field`` is how the caller's dialect names the length in its messages."""
-    problems = []
-    if isinstance(length, float) and length.is_integer():
-        length = int(length)
-    if not isinstance(text, str) or not text.strip():
-        problems.append("text should not be empty")
-    elif len(text) > 200:
-        problems.append("text must be shorter than or equal to 200 characters")
-    elif not TEXT.fullmatch(text):
-        problems.append("text must contain only English letters and spaces")
-    if isinstance(length, bool) or not isinstance(length, int):
-        problems.append(f"{length_field} must be an integer number")
-    elif not 1 <= length <= 12:
-        problems.append(f"{length_field} must not be less than 1 and not greater than 12")
-    if problems:
-        raise BadMusicRequest(problems)
-    return str(text).strip(), int(length)
-
-
-def create_task(
-    ctx: Context,
-    account: Account,
-    text: str,
-    length: int,
-    *,
-    idempotency_key: str | None = None,
-    fingerprint: str | None = None,
-) -> Order:
-    """Create a text-to-music order holding its whole price (known from the bars asked)."""
-    options = {"text": text, "length": length, "seed": secrets.randbelow(2**31)}
-    with ctx.db.write() as session:
-        return orders.create(
-            session,
-            ctx.settings,
-            account,
-            "text-to-music",
-            "",
-            options,
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-            hold=ctx.settings.prices.text_to_music.per_bar * length,
-        )
 
 
 def _account(ctx: Context, key: str | None) -> Account:

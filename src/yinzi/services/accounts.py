@@ -109,6 +109,13 @@ def find(session: Session, email: str) -> Account:
     return account
 
 
+def by_id(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    return account
+
+
 def list_keys(session: Session, account: Account) -> list[ApiKey]:
     return list(
         session.execute(select(ApiKey).where(ApiKey.account_id == account.id).order_by(ApiKey.id))

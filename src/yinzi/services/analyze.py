@@ -17,9 +17,12 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+import anyio
 
 from yinzi import media
 from yinzi.db.models import Account, Upload
@@ -27,6 +30,7 @@ from yinzi.engines import registry
 from yinzi.engines.links.base import LinkAnalyzer, LinkError, VideoInfo
 from yinzi.errors import BadRequest, FetchError, MediaError
 from yinzi.services import billing, orders
+from yinzi.services.ratelimit import ConcurrencyGate
 
 if TYPE_CHECKING:
     from yinzi.context import Context
@@ -194,3 +198,18 @@ def _scratch(ctx: Context) -> Path:
     folder = ctx.settings.data_dir / "tmp"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+async def analyze_gated(
+    gate: ConcurrencyGate,
+    ctx: Context,
+    account: Account,
+    text: str,
+    *,
+    extract_music: bool = False,
+) -> Analysis:
+    """:func:`analyze` in the links gate's own threads (see ``ConcurrencyGate``), so a site that
+    hangs holds none of the threads that answer other requests."""
+    with gate.enter(account.id):
+        work = partial(analyze, ctx, account, text, extract_music=extract_music)
+        return await anyio.to_thread.run_sync(work, limiter=gate.limiter)

@@ -189,6 +189,36 @@ def entries(session: Session, account_id: int) -> list[LedgerEntry]:
     return list(session.execute(query).scalars())
 
 
+@dataclass(frozen=True)
+class LedgerLine:
+    """One ledger entry with the account's available balance just after it."""
+
+    entry: LedgerEntry
+    available_after: int
+
+
+def ledger_page(
+    session: Session, account_id: int, number: int, size: int
+) -> tuple[list[LedgerLine], int]:
+    """One page of an account's ledger, newest first, each entry with the running available
+    balance (the sum of the available deltas up to and including it), and the entry count."""
+    running = func.sum(LedgerEntry.available_delta).over(order_by=LedgerEntry.id).label("running")
+    numbered = (
+        select(LedgerEntry.id, running).where(LedgerEntry.account_id == account_id).subquery()
+    )
+    rows = session.execute(
+        select(LedgerEntry, numbered.c.running)
+        .join(numbered, numbered.c.id == LedgerEntry.id)
+        .order_by(LedgerEntry.id.desc())
+        .offset((number - 1) * size)
+        .limit(size)
+    ).all()
+    total = session.execute(
+        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.account_id == account_id)
+    ).scalar_one()
+    return [LedgerLine(row[0], int(row[1])) for row in rows], int(total)
+
+
 def returned(session: Session, order_no: str) -> int:
     """Credits given back to the account for ``order_no`` (its releases and refunds)."""
     total = session.execute(

@@ -36,10 +36,17 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from yinzi.db import utcnow
 from yinzi.db.models import Account, Order
-from yinzi.errors import AddressRefused, ConfigurationError, FetchError, ValidationFailed
+from yinzi.errors import (
+    AddressRefused,
+    ConfigurationError,
+    FetchError,
+    NotFound,
+    ValidationFailed,
+)
 
 if TYPE_CHECKING:
     from yinzi.context import Context
@@ -51,6 +58,21 @@ SECRET_PREFIX = "whsec_"
 
 def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def rotate_secret(session: Session, account_id: int) -> str:
+    """Give the account a new webhook secret (the old one stops signing at once); returns it.
+    The secret is stored to sign callbacks, and shown to its owner only here."""
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound("account not found")
+    account.webhook_secret = new_secret()
+    return account.webhook_secret
+
+
+def has_secret(session: Session, account_id: int) -> bool:
+    account = session.get(Account, account_id)
+    return account is not None and bool(account.webhook_secret)
 
 
 def signature_headers(secret: str, task_id: str, message_id: str, body: bytes) -> dict[str, str]:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select, update
 
 from yinzi.db import utcnow
-from yinzi.db.models import Order, Upload
+from yinzi.db.models import Account, Order, Upload
+from yinzi.services import orders
 
 if TYPE_CHECKING:
     from yinzi.context import Context
@@ -77,3 +78,18 @@ def _purge_scratch(ctx: Context) -> None:
     for path in root.iterdir():
         if path.stat().st_mtime < too_old:
             shutil.rmtree(path, ignore_errors=True)
+
+
+RESULTS_DELETED = "results were deleted by the owner"
+
+
+def delete_results(ctx: Context, account: Account, order_no: str) -> None:
+    """The owner deletes an ended order's stored results now; the order itself stays, its reason
+    saying so. Another account's order is not found; an order still running is a BadRequest."""
+    with ctx.db.read() as session:
+        order = orders.get(session, account, order_no)
+    orders.check_ended(order)
+    reason = order.reason or ""
+    if RESULTS_DELETED not in reason:
+        reason = f"{reason} ({RESULTS_DELETED})" if reason else RESULTS_DELETED
+    purge_order(ctx, order_no, utcnow(), reason=reason)
