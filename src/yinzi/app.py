@@ -199,7 +199,10 @@ def create_app(
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,
-        per_path={open_v1.UPLOAD_PATH: settings.max_upload_bytes + MULTIPART_SLACK},
+        per_path={
+            path: settings.max_upload_bytes + MULTIPART_SLACK
+            for path in (open_v1.UPLOAD_PATH, *console.UPLOAD_PATHS)
+        },
         refuse=_render_http,
     )
     app.include_router(open_v1.router)

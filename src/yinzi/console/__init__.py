@@ -33,7 +33,9 @@ from yinzi.console.errors import render_error
 from yinzi.console.security import ConsoleMiddleware
 
 PREFIX = "/console"
-__all__ = ["PREFIX", "install", "render_error"]
+UPLOAD_PATHS = (f"{PREFIX}/uploads", f"{PREFIX}/orders")
+"""Console paths that take a file (up to ``max_upload_bytes``, like the Open API's upload)."""
+__all__ = ["PREFIX", "UPLOAD_PATHS", "install", "render_error"]
 
 
 def install(app: FastAPI) -> None:

@@ -1,10 +1,9 @@
 """The words the order and credit pages show for stored values (statuses, stages, order types,
-ledger kinds), in the page's language. One table per value set; the English text is the
-catalogue's msgid, so translating a label is adding it to ``messages.po``."""
+ledger kinds, result names). One table per value set; the English text is the catalogue's
+msgid, so a page shows ``{{ _(STATUS_LABELS[order.status]) }}`` and translating a label is
+adding it to ``messages.po``."""
 
 from __future__ import annotations
-
-from yinzi.console import i18n
 
 STATUSES = {
     "pending": "Waiting",
@@ -44,15 +43,28 @@ LEDGER_KINDS = {
     "charge": "Charge (real time)",
     "refund": "Refund",
 }
-TABLES = {
-    "status": STATUSES,
-    "stage": STAGES,
-    "order_type": ORDER_TYPES,
-    "ledger_kind": LEDGER_KINDS,
+BUSINESSES = {
+    "vocals": "Vocals",
+    "accompaniment": "Accompaniment",
+    "instrumental": "Accompaniment",
+    "backing_vocals": "Backing vocals",
+    "drums": "Drums",
+    "percussion": "Percussion",
+    "bass": "Bass",
+    "guitar": "Guitar",
+    "piano": "Piano",
+    "other": "Other instruments",
+    "music": "Music",
+    "caption": "Captions (SRT)",
+    "text": "Text",
+    "vtt": "Captions (WebVTT)",
+    "segments": "Segments (JSON)",
 }
-
-
-def label(lang: str, table: str, value: str | None) -> str:
-    """``value``'s label from ``table`` in ``lang``; an unknown value is shown as it is."""
-    english = TABLES[table].get(value or "")
-    return i18n.gettext(lang, english) if english else (value or "")
+FOR_TEMPLATES = {
+    "STATUS_LABELS": STATUSES,
+    "STAGE_LABELS": STAGES,
+    "TYPE_LABELS": ORDER_TYPES,
+    "KIND_LABELS": LEDGER_KINDS,
+    "BUSINESS_LABELS": BUSINESSES,
+}
+"""The tables as pages use them: ``{{ _(STATUS_LABELS[order.status]) }}``."""
