@@ -60,11 +60,18 @@ BUSINESSES = {
     "vtt": "Captions (WebVTT)",
     "segments": "Segments (JSON)",
 }
+NOTES = {
+    "initial credits": "Initial credits",
+    "granted by an administrator": "Granted by an administrator",
+    "revoked by an administrator": "Revoked by an administrator",
+}
+"""The ledger notes the system itself writes; any other note is an administrator's own text."""
 FOR_TEMPLATES = {
     "STATUS_LABELS": STATUSES,
     "STAGE_LABELS": STAGES,
     "TYPE_LABELS": ORDER_TYPES,
     "KIND_LABELS": LEDGER_KINDS,
     "BUSINESS_LABELS": BUSINESSES,
+    "NOTE_LABELS": NOTES,
 }
 """The tables as pages use them: ``{{ _(STATUS_LABELS[order.status]) }}``."""
