@@ -332,3 +332,20 @@ def test_a_short_video_analysis_is_shown_on_the_page(
         "href", file_server.url("clip.mp4")
     )
     expect(result).to_contain_text(str(1000 - server.settings.prices.short_video_analyze))
+
+
+def test_a_refused_order_keeps_the_file_it_was_sent_with(server: Server, song_file: Path) -> None:
+    user = visitor(server)
+    files = {"file": ("song.wav", song_file.read_bytes())}
+    fields = {"csrf_token": user.csrf, "order_type": "split_stem_advanced", "stem_name": "Kazoo"}
+    with user.client() as client:
+        refused = client.post("/console/orders", data=fields, files=files)
+        assert refused.status_code == 422 and "Kazoo" in refused.text
+        kept = re.search(r'name="path_key" id="order-path-key" value="([^"]+)"', refused.text)
+        assert kept is not None and kept.group(1).endswith("/song.wav")
+        assert "Uploaded: song.wav" in refused.text
+        fields |= {"stem_name": "Lead Vocal", "path_key": kept.group(1)}
+        created = client.post("/console/orders", data=fields)
+    assert created.status_code == 303
+    order = user.order(created.headers["location"].rsplit("/", 1)[1])
+    assert order.source == kept.group(1) and order.options["stemName"] == "Lead Vocal"

@@ -129,22 +129,31 @@ def new_order(request: Request, viewer: ViewerDep, ctx: ContextDep) -> Response:
 async def create_order(
     request: Request, viewer: ViewerDep, ctx: ContextDep, dispatcher: DispatcherDep
 ) -> Response:
+    """A file sent with the form is stored first; if the order is then refused, the form comes
+    back holding the stored file's key, so it need not be sent again."""
     form = await request.form()
     values = {name: v for name, v in form.items() if isinstance(v, str) and name in LIMITS}
     try:
-        order_no = await run_in_threadpool(_create, ctx, dispatcher, viewer, form)
+        account = await run_in_threadpool(account_of, ctx, viewer)
+        file = form.get("file")
+        if values.get("order_type") != music.ORDER_TYPE and isinstance(file, UploadFile):
+            if file.filename:
+                values["path_key"] = await run_in_threadpool(
+                    uploads.store, ctx, account, file.file, file.filename, file.content_type
+                )
+        order_no = await run_in_threadpool(_create, ctx, dispatcher, account, form, values)
     except YinziError as exc:
         return new_page(request, ctx, values, status=_status(exc), error=exc)
     return RedirectResponse(f"/console/orders/{order_no}", status_code=303)
 
 
-def _create(ctx: Context, dispatcher: Dispatcher, viewer: Viewer, form: FormData) -> str:
-    account = account_of(ctx, viewer)
+def _create(
+    ctx: Context, dispatcher: Dispatcher, account: Account, form: FormData, values: dict[str, str]
+) -> str:
     order_type = field(form, "order_type")
-    source = field(form, "path_key") or field(form, "url")
-    file = form.get("file")
-    if order_type != music.ORDER_TYPE and isinstance(file, UploadFile) and file.filename:
-        source = uploads.store(ctx, account, file.file, file.filename, file.content_type)
+    source = values.get("path_key", "").strip() or field(form, "url")
+    if len(source) > MAX_URL:
+        raise BadRequest(f"path_key must be at most {MAX_URL} characters")
     if order_type != music.ORDER_TYPE and not source:
         raise BadRequest("choose an audio file or give an audio URL")
     length = field(form, "length")
