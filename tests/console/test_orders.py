@@ -349,3 +349,21 @@ def test_a_refused_order_keeps_the_file_it_was_sent_with(server: Server, song_fi
     assert created.status_code == 303
     order = user.order(created.headers["location"].rsplit("/", 1)[1])
     assert order.source == kept.group(1) and order.options["stemName"] == "Lead Vocal"
+
+
+def test_a_failed_analysis_is_explained_on_the_page_and_costs_nothing(
+    server: Server, file_server: FileServer
+) -> None:
+    (file_server.root / "empty.html").write_text("<html><head><title>x</title></head></html>")
+    user = visitor(server)
+    with user.client() as client:
+        for link in ("no address in here", file_server.url("empty.html")):
+            answer = client.post(
+                "/console/orders/analyze", data={"csrf_token": user.csrf, "link": link}
+            )
+            assert answer.status_code == 400
+            assert 'class="error" role="alert" lang="en"' in answer.text
+            assert f">{link}</textarea>" in answer.text
+            assert 'id="analysis"' not in answer.text
+    with server.ctx.db.read() as session:
+        assert billing.balance(session, user.id).available == 1000
