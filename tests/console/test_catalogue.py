@@ -77,7 +77,9 @@ def test_every_message_has_a_chinese_translation() -> None:
     missing = []
     for message in extracted():
         entry = catalog.get(message.msgid, context=message.context)
-        strings = [] if entry is None else list(entry.string) if entry.pluralizable else [entry.string]
+        strings = (
+            [] if entry is None else list(entry.string) if entry.pluralizable else [entry.string]
+        )
         if not strings or not all(s.strip() for s in strings):
             missing.append(f"{message.where}: {message.msgid!r} (context {message.context!r})")
     assert not missing, "untranslated in messages.po:\n" + "\n".join(sorted(set(missing)))
@@ -104,7 +106,8 @@ def test_translations_keep_every_placeholder() -> None:
         f"{msgid!r} → {string!r}"
         for msgid, _, strings in entries(catalogue())
         for string in strings
-        if string and set(PLACEHOLDER.findall(string)) != set(PLACEHOLDER.findall(msgid))
+        if string
+        and set(PLACEHOLDER.findall(string)) != set(PLACEHOLDER.findall(msgid))
         and not (len(strings) == 1 and set(PLACEHOLDER.findall(string)) <= {"num"})
     ]
     assert not wrong, "placeholders differ:\n" + "\n".join(wrong)
