@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import httpx
 import pytest
+from console.visitors import signed_in_as, visitor
 from fastapi.testclient import TestClient
 from markupsafe import escape
 from playwright.sync_api import Page, expect
@@ -36,34 +35,6 @@ ADMIN_FORMS = (
     "/console/admin/accounts/1/enable",
     "/console/admin/accounts/1/credits",
 )
-
-
-@dataclass
-class Visitor:
-    """A signed-in console session, made directly (as the sign-in form would)."""
-
-    id: int
-    email: str
-    token: str
-    csrf: str
-
-    def cookies(self, lang: str = "en") -> dict[str, str]:
-        return {"Cookie": f"yinzi_session={self.token}; yinzi_lang={lang}"}
-
-
-def visitor(ctx: Context, *, admin: bool = False, credits: int = 0) -> Visitor:
-    email = f"{'admin' if admin else 'user'}-{secrets.token_hex(3)}@example.com"
-    with ctx.db.write() as session:
-        account, _ = accounts.create_account(session, email, credits=credits, is_admin=admin)
-        token, viewer = console_sessions.start(session, account, 1)
-    return Visitor(account.id, email, token, viewer.csrf_token)
-
-
-def signed_in_as(page: Page, server: Server, who: Visitor) -> Page:
-    page.context.add_cookies(
-        [{"name": "yinzi_session", "value": who.token, "url": server.url + "/console/"}]
-    )
-    return page
 
 
 def available(ctx: Context, account_id: int) -> int:
@@ -293,3 +264,13 @@ def test_the_workers_page_counts_the_queue(client: TestClient, ctx: Context) -> 
     assert '<code>extract-voice</code></td><td class="num">2</td>' in page.text
     summary = text(client.get("/console/admin/", headers=boss.cookies()))
     assert "Orders 3" in summary and "Pending 3" in summary
+
+
+def test_an_unknown_account_is_the_404_page(client: TestClient, ctx: Context) -> None:
+    boss = visitor(ctx, admin=True)
+    assert client.get("/console/admin/accounts/4242", headers=boss.cookies()).status_code == 404
+    huge = client.get("/console/admin/accounts/" + "9" * 30, headers=boss.cookies())
+    assert huge.status_code == 400 and "<html" in huge.text
+    form = {"credits": "5", "csrf_token": boss.csrf}
+    missing = client.post("/console/admin/accounts/4242/credits", data=form, headers=boss.cookies())
+    assert missing.status_code == 404

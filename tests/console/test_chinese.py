@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
-from console.test_admin import signed_in_as, visitor
+from console.visitors import signed_in_as, visitor
 from playwright.sync_api import Page
 from sdk.conftest import Server
 

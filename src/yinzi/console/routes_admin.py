@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -32,6 +32,7 @@ MAX_SEARCH_CHARS = 320
 MAX_CREDITS_CHARS = 12
 Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Search = Annotated[str, Query(max_length=MAX_SEARCH_CHARS)]
+AccountId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 def N_(message: str) -> str:
@@ -127,7 +128,7 @@ def account_page(
     request: Request,
     viewer: AdminDep,
     ctx: ContextDep,
-    account_id: int,
+    account_id: AccountId,
     done: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     return _account_page(request, ctx, viewer.account_id, account_id, {"done": DONE.get(done)})
@@ -155,14 +156,14 @@ def _account_page(
 
 @router.post("/admin/accounts/{account_id}/disable")
 def account_disable(
-    request: Request, viewer: AdminDep, ctx: ContextDep, account_id: int
+    request: Request, viewer: AdminDep, ctx: ContextDep, account_id: AccountId
 ) -> Response:
     return _set_disabled(request, viewer.account_id, ctx, account_id, True)
 
 
 @router.post("/admin/accounts/{account_id}/enable")
 def account_enable(
-    request: Request, viewer: AdminDep, ctx: ContextDep, account_id: int
+    request: Request, viewer: AdminDep, ctx: ContextDep, account_id: AccountId
 ) -> Response:
     return _set_disabled(request, viewer.account_id, ctx, account_id, False)
 
@@ -186,7 +187,7 @@ def account_credits(
     request: Request,
     viewer: AdminDep,
     ctx: ContextDep,
-    account_id: int,
+    account_id: AccountId,
     credits: Annotated[str, Form(max_length=MAX_CREDITS_CHARS)] = "",
     note: Annotated[str, Form(max_length=admin.MAX_NOTE_CHARS)] = "",
     action: Annotated[Literal["grant", "revoke"], Form()] = "grant",
