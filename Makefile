@@ -7,7 +7,8 @@ DEV := $(VENV)/.dev
 DEFAULT_MODELS := whisper-base spleeter-2stems
 TEST_MODELS := $(DEFAULT_MODELS) whisper-tiny.en
 
-.PHONY: install runtime models run test test-all lint format bench clean chromium screenshots
+.PHONY: install runtime models run test test-all lint format bench clean chromium screenshots \
+	messages
 APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
 # The runtime alone: what `make run` needs to serve orders.
@@ -50,13 +51,13 @@ test-all: install chromium
 	$(BIN)/pytest -m ''
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench tools
+	$(BIN)/ruff check --fix src tests bench tools
 
 bench: install
 	$(BIN)/yinzi models install $(TEST_MODELS)
@@ -66,6 +67,21 @@ bench: install
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/e2e.py
 	$(BIN)/python bench/cli.py
+
+# The console's Chinese catalogue: extract every message (mapping in locale/babel.cfg) into
+# build/messages.pot and merge it into messages.po (new messages empty, stale ones dropped).
+# Translate the empty entries, then tests/console/test_catalogue.py checks the result.
+LOCALE := src/yinzi/console/locale
+messages: install
+	mkdir -p build
+	$(BIN)/pybabel extract -F $(LOCALE)/babel.cfg --no-location --sort-output \
+		-o build/messages.pot src/yinzi/console
+	$(BIN)/pybabel update -i build/messages.pot -d $(LOCALE) -l zh_Hans \
+		--ignore-obsolete --no-fuzzy-matching --no-wrap
+
+# Screenshots of every console page in English and Chinese, into docs/console/.
+screenshots: install chromium
+	$(BIN)/python tools/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

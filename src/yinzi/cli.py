@@ -414,19 +414,9 @@ def credits_show(email: str) -> None:
 
 
 def _engine_uses(settings: Settings) -> list[tuple[str, str, str]]:
-    """Each configured engine: its family, the setting's value, and the jobs that use it."""
-    return [
-        (
-            "separation",
-            settings.separation_engine,
-            "track-separation, extract-voice, extract-music",
-        ),
-        ("separation", settings.separation_engine, "separate_vocal"),
-        ("separation", settings.stem_engine, "split_stem, split_stem_advanced"),
-        ("transcription", settings.transcription_engine, "extract-text"),
-        ("music", settings.music_engine, "text-to-music"),
-        ("links", settings.links.engine, "short-video analyze"),
-    ]
+    from yinzi.engines.report import engine_uses
+
+    return engine_uses(settings)
 
 
 def _check_engines(settings: Settings) -> list[str]:
@@ -467,29 +457,18 @@ def _warn_about_engines(settings: Settings) -> None:
 @app.command()
 def engines() -> None:
     """List every engine, whether it can run here, and which jobs use it (and why)."""
-    from yinzi.engines import registry
-    from yinzi.errors import YinziError
+    from yinzi.engines.report import report
 
-    settings = Settings()
-    chosen: dict[str, list[str]] = {}
-    reasons: dict[str, str] = {}
-    for family, configured, jobs in _engine_uses(settings):
-        try:
-            engine_name, why = registry.choose(family, configured, settings.engine_options)
-        except YinziError as exc:
-            typer.echo(f"{jobs}: no engine ({exc.message})")
-            continue
-        chosen.setdefault(engine_name, []).append(jobs)
-        if why != "configured":
-            reasons[engine_name] = why
-    for name, spec in sorted(registry.ENGINES.items()):
-        problem = registry.check(name, settings.engine_options(name))
-        typer.echo(f"{name}: {spec.summary}")
-        typer.echo(f"  usable here: {'yes' if problem is None else 'no, ' + problem}")
-        if name in chosen:
-            typer.echo(f"  used for: {', '.join(chosen[name])}")
-        if name in reasons:
-            typer.echo(f"  chosen by {reasons[name]}")
+    found = report(Settings())
+    for jobs, reason in found.unassigned:
+        typer.echo(f"{jobs}: no engine ({reason})")
+    for row in found.engines:
+        typer.echo(f"{row.name}: {row.summary}")
+        typer.echo(f"  usable here: {'yes' if row.problem is None else 'no, ' + row.problem}")
+        if row.used_for:
+            typer.echo(f"  used for: {', '.join(row.used_for)}")
+        if row.chosen_by:
+            typer.echo(f"  chosen by {row.chosen_by}")
 
 
 @models_app.command("list")

@@ -1,6 +1,7 @@
-"""Signed-in visitors for the order and credit pages' tests: an account with credits and a
-console session made by the session service (as the sign-in form makes one); its cookie goes
-into a browser page or an httpx client."""
+"""Signed-in console visitors for tests: an account with credits and a console session made by
+the session service (as the sign-in form makes one). Its cookie goes into a browser page, an
+httpx client or a TestClient's headers, so a test can be anyone: an administrator, a user, two
+users at once."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from playwright.sync_api import Page
 from sdk.conftest import Server
 
 from yinzi.console.auth import SESSION_COOKIE
+from yinzi.context import Context
 from yinzi.db.models import Order
 from yinzi.services import accounts, console_sessions
 from yinzi.services.orders import ENDED
@@ -25,22 +27,28 @@ class Visitor:
     key: str
     token: str
     csrf: str
-    server: Server
+    ctx: Context
+    server: Server | None = None
+
+    def cookies(self, lang: str = "en") -> dict[str, str]:
+        """Request headers that carry the session (and a language) to the console."""
+        return {"Cookie": f"{SESSION_COOKIE}={self.token}; yinzi_lang={lang}"}
 
     def client(self) -> httpx.Client:
-        """An httpx client carrying the session cookie (redirects are not followed)."""
+        """An httpx client to the live server carrying the session cookie (no redirects)."""
+        assert self.server is not None, "this visitor has no live server"
         return httpx.Client(
             base_url=self.server.url, cookies={SESSION_COOKIE: self.token}, timeout=30
         )
 
-    def sign_in(self, page: Page) -> Page:
-        page.context.add_cookies(
-            [{"name": SESSION_COOKIE, "value": self.token, "url": self.server.url}]
-        )
+    def sign_in(self, page: Page, url: str | None = None) -> Page:
+        base = url or (self.server.url if self.server else None)
+        assert base is not None, "a page needs the server's url"
+        page.context.add_cookies([{"name": SESSION_COOKIE, "value": self.token, "url": base}])
         return page
 
     def order(self, order_no: str) -> Order:
-        with self.server.ctx.db.read() as session:
+        with self.ctx.db.read() as session:
             order = session.get(Order, order_no)
             assert order is not None
             return order
@@ -55,9 +63,16 @@ class Visitor:
         raise AssertionError(f"order {order_no} did not end in {seconds} s")
 
 
-def visitor(server: Server, credits: int = 1000) -> Visitor:
-    email = f"visitor-{secrets.token_hex(4)}@example.com"
-    with server.ctx.db.write() as session:
-        account, key = accounts.create_account(session, email, credits=credits)
+def visitor(where: Server | Context, credits: int = 1000, *, admin: bool = False) -> Visitor:
+    """A new account signed in to the console, on a live server or an app's context."""
+    server = where if isinstance(where, Server) else None
+    ctx = where.ctx if isinstance(where, Server) else where
+    email = f"{'admin' if admin else 'visitor'}-{secrets.token_hex(4)}@example.com"
+    with ctx.db.write() as session:
+        account, key = accounts.create_account(session, email, credits=credits, is_admin=admin)
         token, viewer = console_sessions.start(session, account, hours=1)
-    return Visitor(account.id, email, key.key, token, viewer.csrf_token, server)
+    return Visitor(account.id, email, key.key, token, viewer.csrf_token, ctx, server)
+
+
+def signed_in_as(page: Page, server: Server, who: Visitor) -> Page:
+    return who.sign_in(page, server.url)
