@@ -51,8 +51,11 @@ def test_wrong_password_and_unknown_email_look_the_same(server: Server, page: Pa
     assert page.url.endswith("/console/sign-in")
 
 
-def test_too_many_failures_lock_the_email_out(yinzi_server: ServerFactory, page: Page) -> None:
+def test_too_many_failures_lock_the_email_out(
+    yinzi_server: ServerFactory, new_page: Callable[..., Page]
+) -> None:
     server = yinzi_server(worker=False, console={"sign_in_attempts": 3})
+    page = new_page(url=server.url)
     person = make_person(server)
     for _ in range(3):
         _try_sign_in(page, person.email, "not the password", server.url)
@@ -138,7 +141,7 @@ def test_sign_up_when_on_gives_the_starting_credits(
     yinzi_server: ServerFactory, new_page: Callable[..., Page]
 ) -> None:
     server = yinzi_server(worker=False, console={"signup": True, "signup_credits": 42})
-    page = new_page()
+    page = new_page(url=server.url)
     page.goto(f"{server.url}/console/sign-in")
     page.get_by_role("link", name="Create one").click()
     page.get_by_label("Email").fill("newcomer@example.com")
