@@ -47,7 +47,9 @@ def test_a_new_key_is_shown_once_works_everywhere_and_can_be_revoked(
     page.wait_for_url("**/console/keys")
     expect(page.get_by_role("row", name=re.compile("studio app"))).not_to_contain_text("Revoke")
     for _ in range(50):  # a process remembers a checked key for auth_cache_seconds
-        refused = httpx.get(f"{base}/api/v1/chat/credit", headers={"Authorization": f"Bearer {key}"})
+        refused = httpx.get(
+            f"{base}/api/v1/chat/credit", headers={"Authorization": f"Bearer {key}"}
+        )
         if refused.json()["code"] == 401:
             break
         page.wait_for_timeout(200)
