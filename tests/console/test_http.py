@@ -4,6 +4,7 @@ and a label for every order status, stage and type."""
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 from fastapi.testclient import TestClient
@@ -127,3 +128,45 @@ def test_every_status_stage_and_order_type_has_a_chinese_label() -> None:
     assert labels.status_label("en", "finish") == "Finished"
     assert labels.stage_label("en", "who-knows") == "who-knows"
     assert i18n.gettext("zh", "Wrong email or password.") == "邮箱或密码错误。"
+
+
+class _VisibleText(HTMLParser):
+    """Text a reader sees, leaving out code samples, scripts and elements marked English."""
+
+    SKIP = frozenset({"code", "pre", "script", "style", "title"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[bool] = []
+        self.texts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("input", "meta", "link", "br", "img"):
+            return
+        skipped = tag in self.SKIP or dict(attrs).get("lang") == "en"
+        self.stack.append(skipped or bool(self.stack and self.stack[-1]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.stack and tag not in ("input", "meta", "link", "br", "img"):
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not (self.stack and self.stack[-1]) and data.strip():
+            self.texts.append(data.strip())
+
+
+ALLOWED_LATIN = re.compile(r"Yinzi|API|Kie|Yating|UTC|[\w.+-]+@[\w.-]+|yz_\w+|\d+|^default$")
+"""Names, emails, keys and numbers; ``default`` is the name of an account's first key (data)."""
+
+
+def test_the_chinese_core_pages_show_no_untranslated_english(
+    client: TestClient, ctx: Context
+) -> None:
+    client.headers["Accept-Language"] = "zh-CN"
+    _sign_in(client, ctx)
+    for path in [*PRIVATE_PAGES, "/console/no-such-page"]:
+        parser = _VisibleText()
+        parser.feed(client.get(path).text)
+        for text in parser.texts:
+            leftover = ALLOWED_LATIN.sub("", text)
+            assert not re.search(r"[A-Za-z]{2,}", leftover), (path, text)
