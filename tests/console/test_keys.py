@@ -46,13 +46,8 @@ def test_a_new_key_is_shown_once_works_everywhere_and_can_be_revoked(
     row.get_by_role("button", name="Revoke").click()
     page.wait_for_url("**/console/keys")
     expect(page.get_by_role("row", name=re.compile("studio app"))).not_to_contain_text("Revoke")
-    for _ in range(50):  # a process remembers a checked key for auth_cache_seconds
-        refused = httpx.get(
-            f"{base}/api/v1/chat/credit", headers={"Authorization": f"Bearer {key}"}
-        )
-        if refused.json()["code"] == 401:
-            break
-        page.wait_for_timeout(200)
+    # The process that revoked it forgets it at once, despite its cache of checked keys.
+    refused = httpx.get(f"{base}/api/v1/chat/credit", headers={"Authorization": f"Bearer {key}"})
     assert refused.json()["code"] == 401
     assert httpx.get(f"{base}/v1/textToMusic", headers={"key": key}).status_code == 401
 

@@ -51,7 +51,8 @@ def revoke_key(
     ctx: ContextDep, viewer: ViewerDep, key_id: Annotated[int, Path(ge=1, le=2**62)]
 ) -> Response:
     with ctx.db.write() as session:
-        accounts.revoke_own_key(session, viewer.account_id, key_id)
+        revoked = accounts.revoke_own_key(session, viewer.account_id, key_id)
+    ctx.keys.forget(revoked.key_hash)
     return RedirectResponse("/console/keys", status_code=303)
 
 

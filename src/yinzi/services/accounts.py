@@ -145,6 +145,10 @@ class KeyCache:
         self._entries[digest] = (now + self.ttl, account)
         return account
 
+    def forget(self, key_hash: str) -> None:
+        """Drop a key (by its stored hash) at once, e.g. after this process revoked it."""
+        self._entries.pop(key_hash, None)
+
 
 def find(session: Session, email: str) -> Account:
     account = session.execute(
