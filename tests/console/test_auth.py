@@ -3,6 +3,7 @@ refuses."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -172,3 +173,33 @@ def test_next_cannot_leave_the_site(server: Server, page: Page) -> None:
     page.get_by_label("Password").fill(person.password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{server.url}/console/keys")
+
+
+def test_with_secure_cookies_the_session_cookie_is_set_and_cleared_secure(
+    yinzi_server: ServerFactory,
+) -> None:
+    server = yinzi_server(worker=False, console={"secure_cookies": True})
+    person = make_person(server)
+    with httpx.Client(base_url=server.url, follow_redirects=False) as client:
+        form = client.get("/console/sign-in")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert csrf is not None
+        cookie = f"yinzi_csrf={csrf.group(1)}"
+        fields = {"email": person.email, "password": person.password, "csrf_token": csrf.group(1)}
+        signed = client.post("/console/sign-in", data=fields, headers={"cookie": cookie})
+        assert signed.status_code == 303
+        set_cookie = signed.headers["set-cookie"]
+        assert set_cookie.startswith("yinzi_session=")
+        for attribute in ("HttpOnly", "Path=/console", "SameSite=lax", "Secure"):
+            assert attribute in set_cookie
+        session = set_cookie.split(";", 1)[0]
+        page = client.get("/console/", headers={"cookie": session})
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+        assert token is not None
+        out = client.post(
+            "/console/sign-out", data={"csrf_token": token.group(1)}, headers={"cookie": session}
+        )
+        assert out.status_code == 303
+        cleared = out.headers["set-cookie"]
+        assert cleared.startswith('yinzi_session="";') and "Secure" in cleared
+        assert "Max-Age=0" in cleared

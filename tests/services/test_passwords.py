@@ -148,3 +148,12 @@ def test_last_used_is_written_at_most_once_a_minute(ctx: Context, user: User) ->
         accounts.authenticate(s, user.key)
     later = last_used()
     assert isinstance(later, type(first)) and later > utcnow() - timedelta(seconds=30)
+
+
+def test_old_failures_are_purged(ctx: Context, user: User) -> None:
+    with pytest.raises(SignInRefused):
+        _sign_in(ctx, user.email, "wrong password")
+    with ctx.db.write() as s:
+        assert passwords.purge_attempts(s, ctx.settings) == 0  # still counted
+        s.execute(update(SignInAttempt).values(created_at=utcnow() - timedelta(days=1)))
+        assert passwords.purge_attempts(s, ctx.settings) == 1

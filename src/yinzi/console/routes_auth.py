@@ -89,7 +89,13 @@ def sign_out(ctx: ContextDep, viewer: OptionalViewerDep) -> Response:
         with ctx.db.write() as session:
             console_sessions.end(session, viewer.token_hash)
     response = RedirectResponse("/console/sign-in", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/console", httponly=True, samesite="lax")
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/console",
+        httponly=True,
+        samesite="lax",
+
+    )
     return response
 
 
