@@ -94,7 +94,7 @@ def sign_out(ctx: ContextDep, viewer: OptionalViewerDep) -> Response:
         path="/console",
         httponly=True,
         samesite="lax",
-
+        secure=secure_cookies(ctx.settings),
     )
     return response
 
