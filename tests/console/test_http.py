@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +14,8 @@ from yinzi.console import i18n, labels
 from yinzi.context import Context
 from yinzi.services import accounts, passwords
 from yinzi.services.orders import ORDER_KINDS, OrderStatus, Stage
+
+from helpers import make_settings
 
 PASSWORD = "correct horse battery staple"
 PUBLIC_PAGES = ["/console/sign-in", "/console/sign-in?next=/console/keys"]
@@ -170,3 +173,12 @@ def test_the_chinese_core_pages_show_no_untranslated_english(
         for text in parser.texts:
             leftover = ALLOWED_LATIN.sub("", text)
             assert not re.search(r"[A-Za-z]{2,}", leftover), (path, text)
+
+
+def test_the_session_cookie_is_secure_behind_https_or_when_asked(tmp_path: Path) -> None:
+    from yinzi.console.routes_auth import secure_cookies
+
+    assert secure_cookies(make_settings(tmp_path, public_url="https://audio.example"))
+    assert not secure_cookies(make_settings(tmp_path, public_url="http://127.0.0.1:8000"))
+    forced = make_settings(tmp_path, public_url="http://x", console={"secure_cookies": True})
+    assert secure_cookies(forced)
