@@ -24,8 +24,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "data"
 
 
-def _run(*args: str) -> str:
-    result = runner.invoke(app, list(args))
+def _run(*args: str, input_: str | None = None) -> str:
+    result = runner.invoke(app, list(args), input=input_)
     assert result.exit_code == 0, result.output
     return result.stdout
 
@@ -343,3 +343,67 @@ def test_migrate_warns_about_a_database_left_under_the_old_default(tmp_path: Pat
     assert f"{old / 'yinzi.db'} is not used" in result.stderr
     assert f"YINZI_DATA_DIR={old}" in result.stderr
     assert "WARNING" not in _cli_elsewhere(tmp_path, "accounts", "list").stderr
+
+
+def _signs_in(email: str, password: str) -> bool:
+    from yinzi.context import Context
+    from yinzi.errors import SignInRefused
+    from yinzi.services import passwords
+
+    ctx = Context.build(Settings())
+    try:
+        with ctx.db.write() as s:
+            passwords.sign_in(s, email, password, "127.0.0.1", ctx.settings)
+        return True
+    except SignInRefused:
+        return False
+    finally:
+        ctx.close()
+
+
+def test_accounts_create_with_a_prompted_password() -> None:
+    result = runner.invoke(
+        app, ["accounts", "create", "pat@example.com", "--password"], input="s3cret-pass\n" * 2
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().startswith("yz_")
+    assert "s3cret-pass" not in result.output  # the prompt hides it
+    assert _signs_in("pat@example.com", "s3cret-pass")
+
+
+def test_accounts_create_reads_the_password_from_stdin_and_checks_it_first() -> None:
+    short = runner.invoke(
+        app, ["accounts", "create", "sid@example.com", "--password-stdin"], input="short\n"
+    )
+    assert short.exit_code == 1
+    assert "at least 8 characters" in str(short.exception or short.output)
+    _run("accounts", "create", "sid@example.com", "--password-stdin", input_="from a script\n")
+    assert _signs_in("sid@example.com", "from a script")
+
+
+def test_a_set_password_link_is_printed_and_works_once() -> None:
+    from yinzi.context import Context
+    from yinzi.services import passwords
+
+    out = _run("accounts", "create", "lin@example.com", "--link")
+    key, url = out.strip().splitlines()
+    assert key.startswith("yz_")
+    assert url.startswith(f"{Settings().base_url}/console/set-password/")
+    token = url.rsplit("/", 1)[1]
+    ctx = Context.build(Settings())
+    with ctx.db.write() as s:
+        passwords.use_link(s, token, "chosen by link")
+    ctx.close()
+    assert _signs_in("lin@example.com", "chosen by link")
+    again = _run("accounts", "set-password", "lin@example.com", "--link").strip()
+    assert again != url and again.startswith(url.rsplit("/", 1)[0])
+
+
+def test_set_password_changes_it_and_refuses_two_sources() -> None:
+    _run("accounts", "create", "mo@example.com")
+    _run("accounts", "set-password", "mo@example.com", "--password-stdin", input_="new one here\n")
+    assert _signs_in("mo@example.com", "new one here")
+    both = runner.invoke(
+        app, ["accounts", "set-password", "mo@example.com", "--password-stdin", "--link"]
+    )
+    assert both.exit_code == 1

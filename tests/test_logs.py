@@ -42,3 +42,9 @@ def test_the_access_log_record_is_masked(caplog: pytest.LogCaptureFixture) -> No
 def test_text_without_a_key_is_left_as_it_was() -> None:
     for text in ("order %s took %02d:%02d", "50%2F50 split", "GET /files/a%20b.mp3 HTTP/1.1"):
         assert redact(text) == text
+
+
+def test_set_password_links_are_masked() -> None:
+    token = "Q2xP7pLk0Zr9d1N4c8vWm3Yb6Tg5Hs2Ja0Kf7Ue1Rx"
+    masked = redact(f'"POST /console/set-password/{token} HTTP/1.1" 200')
+    assert token not in masked and "/console/set-password/[redacted]" in masked

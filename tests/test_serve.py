@@ -49,6 +49,9 @@ def test_first_start_prints_an_admin_key_and_logs_never_show_it(tmp_path: Path) 
     assert "curl" in stdout and f"Bearer {key}" in stdout
     assert "Admin account: admin@localhost" in stdout
     assert f"{base}/docs" in stdout and f"{base}/healthz" in stdout
+    assert f"User Center (web console): {base}/console/" in stdout
+    first_link = re.search(rf"{base}/console/set-password/(\S+)", stdout)
+    assert first_link, stdout
     command = re.search(r"Admin commands: (\S+) accounts list", stdout)
     assert command and Path(command.group(1)).is_absolute(), stdout
     assert Path(command.group(1)).is_file() and Path(command.group(1)).name == "yinzi"
@@ -66,6 +69,9 @@ def test_first_start_prints_an_admin_key_and_logs_never_show_it(tmp_path: Path) 
         proc.send_signal(signal.SIGINT)
         stdout2, stderr2 = proc.communicate(timeout=30)
     assert "Admin API key" not in stdout2
+    assert f"User Center (web console): {base}/console/" in stderr2
+    second_link = re.search(rf"{base}/console/set-password/(\S+)", stdout2)
+    assert second_link and second_link.group(1) != first_link.group(1)  # the admin has none yet
     assert "order/query" in stdout2 + stderr2  # the access log line is there...
     assert "apiKey=[redacted]" in stdout2 + stderr2
     assert key not in stderr2 and key not in stdout2  # ...without the key

@@ -19,6 +19,8 @@ from yinzi import client_cli
 from yinzi.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from yinzi.db import Database
 
 app = typer.Typer(
@@ -145,6 +147,7 @@ def serve(
             f"data in {settings.data_dir.resolve()}",
             err=True,
         )
+        typer.echo(f"User Center (web console): {settings.base_url}/console/", err=True)
         uvicorn.Server(config).run()
     finally:
         pool.stop()
@@ -154,21 +157,46 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+def _admin_link(session: Session) -> str | None:
+    """A new set-password token for the bootstrap admin when it exists without a password."""
+    from yinzi.errors import NotFound
+    from yinzi.services import accounts, passwords
+
+    try:
+        admin = accounts.find(session, ADMIN_EMAIL)
+    except NotFound:
+        return None
+    if admin.password_hash is not None or admin.disabled_at is not None:
+        return None
+    return passwords.issue_link(session, admin.id)
+
+
 def _bootstrap_admin(settings: Settings) -> None:
+    """Create the admin account on the first start and print how to use it; on later starts,
+    print a new set-password link while that admin has no console password."""
     from yinzi.context import Context
-    from yinzi.services import accounts
+    from yinzi.services import accounts, passwords
+    from yinzi.services.accounts import NewKey
 
     ctx = Context.build(settings)
+    key: NewKey | None = None
     try:
         with ctx.db.write() as session:
             if accounts.count(session):
-                return
-            _, key = accounts.create_account(
-                session, ADMIN_EMAIL, credits=BOOTSTRAP_CREDITS, is_admin=True
-            )
+                token = _admin_link(session)
+            else:
+                admin, key = accounts.create_account(
+                    session, ADMIN_EMAIL, credits=BOOTSTRAP_CREDITS, is_admin=True
+                )
+                token = passwords.issue_link(session, admin.id)
     finally:
         ctx.close()
     base = settings.base_url
+    if key is None:
+        if token is not None:
+            typer.echo(f"\nThe admin account {ADMIN_EMAIL} has no console password yet; set it:")
+            typer.echo(f"  {_link_url(base, token)}\n")
+        return
     command = _command_path()
     typer.echo(f"\nAdmin account: {ADMIN_EMAIL}")
     typer.echo(f"Admin API key (shown once, keep it safe): {key.key}\n")
@@ -182,6 +210,9 @@ def _bootstrap_admin(settings: Settings) -> None:
         f"  curl -s -H 'Authorization: Bearer {key.key}' "
         f"'{base}/api/open/v1/order/query?orderNo=ORDER_NO'\n"
     )
+    typer.echo(f"User Center (web console): {base}/console/")
+    typer.echo("Set the admin's console password (link works once, for 24 hours):")
+    typer.echo(f"  {_link_url(base, token or '')}\n")
     typer.echo(f"Interactive API page: {base}/docs")
     typer.echo(f"Health check:         {base}/healthz\n")
     typer.echo(f"Admin commands: {command} accounts list")
@@ -233,19 +264,93 @@ def worker(
         pool.stop()
 
 
+PasswordOption = Annotated[
+    bool, typer.Option("--password", help="Ask for a console password (twice, hidden).")
+]
+PasswordStdinOption = Annotated[
+    bool,
+    typer.Option("--password-stdin", help="Read the console password from one line of stdin."),
+]
+LinkOption = Annotated[
+    bool, typer.Option("--link", help="Print a one-time link to set the console password.")
+]
+
+
 @accounts_app.command("create")
 def accounts_create(
     email: str,
     credits: Annotated[int, typer.Option(help="Credits to grant at once.")] = 0,
     admin: Annotated[bool, typer.Option(help="Make the account an administrator.")] = False,
+    password: PasswordOption = False,
+    password_stdin: PasswordStdinOption = False,
+    link: LinkOption = False,
 ) -> None:
-    """Create an account; prints its API key alone on stdout."""
-    from yinzi.services import accounts
+    """Create an account; prints its API key alone on stdout (then the --link, if asked)."""
+    from yinzi.services import accounts, passwords
 
+    chosen = _console_password(password, password_stdin, link, required=False)
     db = _database()
     with db.write() as session:
-        _, key = accounts.create_account(session, email, credits=credits, is_admin=admin)
+        account, key = accounts.create_account(session, email, credits=credits, is_admin=admin)
+        if chosen is not None:
+            passwords.set_password(session, account.id, chosen)
+        token = passwords.issue_link(session, account.id) if link else None
     typer.echo(key.key)
+    if token is not None:
+        _print_link(token)
+
+
+@accounts_app.command("set-password")
+def accounts_set_password(
+    email: str, password_stdin: PasswordStdinOption = False, link: LinkOption = False
+) -> None:
+    """Set an account's console password (asked twice, hidden), or print a one-time link."""
+    from yinzi.services import accounts, passwords
+
+    chosen = _console_password(not (password_stdin or link), password_stdin, link, required=True)
+    db = _database()
+    with db.write() as session:
+        account = accounts.find(session, email)
+        if chosen is not None:
+            passwords.set_password(session, account.id, chosen)
+        token = passwords.issue_link(session, account.id) if link else None
+    if token is not None:
+        _print_link(token)
+    else:
+        err.print(f"console password of {escape(account.email)} set")
+
+
+def _console_password(prompt: bool, stdin: bool, link: bool, *, required: bool) -> str | None:
+    """The password the options ask for (checked before anything is written), or None."""
+    import sys
+
+    from yinzi.errors import BadRequest
+    from yinzi.services import passwords
+
+    if prompt + stdin + link > 1:
+        raise BadRequest("use one of --password, --password-stdin and --link")
+    if stdin:
+        chosen: str | None = sys.stdin.readline().rstrip("\r\n")
+    elif prompt:
+        chosen = typer.prompt(
+            "Console password", hide_input=True, confirmation_prompt=True, err=True
+        )
+    else:
+        chosen = None
+    if chosen is not None:
+        passwords.check_strength(chosen)
+    elif required and not link:
+        raise BadRequest("no password given")
+    return chosen
+
+
+def _print_link(token: str) -> None:
+    err.print("One-time link to set the console password (valid for 24 hours):")
+    typer.echo(_link_url(Settings().base_url, token))
+
+
+def _link_url(base: str, token: str) -> str:
+    return f"{base}/console/set-password/{token}"
 
 
 @accounts_app.command("webhook-secret")

@@ -195,3 +195,18 @@ class ConfigurationError(YinziError):
     """The server is misconfigured"""
 
     code = "configuration_error"
+
+
+class SignInRefused(YinziError):
+    """Wrong email or password."""
+
+    # One message whatever the reason (unknown email, wrong password, no password, disabled),
+    # so a sign-in form never tells whether an email has an account.
+    status = 401
+    code = "sign_in_refused"
+
+
+class SignInLocked(RateLimited):
+    """Too many failed sign-ins. Wait a few minutes and try again."""
+
+    code = "sign_in_locked"

@@ -10,6 +10,7 @@ _SECRETS = [
     (re.compile(r"(?i)(apiKey=)[^&\s\"']+"), r"\1[redacted]"),
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),
     (re.compile(r"yz_[A-Za-z0-9_-]{20,}"), "yz_[redacted]"),
+    (re.compile(r"(/console/set-password/)[^/?\s\"']+"), r"\1[redacted]"),
 ]
 
 

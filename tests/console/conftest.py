@@ -57,12 +57,15 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def new_page(browser: Browser, server: Server) -> Iterator[Callable[..., Page]]:
-    """``new_page(locale="en-US")``: a page in a fresh browser context (its own cookies)."""
+def new_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Callable[..., Page]]:
+    """``new_page(locale="en-US", url=None)``: a page in a fresh browser context (its own cookies)
+    on the server at ``url``; without one, on the default ``server`` fixture's. A test that starts
+    its own server with ``yinzi_server(...)`` passes its url, so no second server starts."""
     contexts: list[BrowserContext] = []
 
-    def make(locale: str = "en-US") -> Page:
-        context = browser.new_context(base_url=server.url, locale=locale)
+    def make(locale: str = "en-US", url: str | None = None) -> Page:
+        base = url if url is not None else request.getfixturevalue("server").url
+        context = browser.new_context(base_url=base, locale=locale)
         context.set_default_timeout(15_000)
         contexts.append(context)
         return context.new_page()

@@ -26,14 +26,14 @@ ALLOWED = frozenset(
     {
         "Yinzi", "API", "APIs", "MP3", "WAV", "FLAC", "URL", "URLs", "Kie", "Open", "Yating",
         "UTC", "SRT", "VTT", "JSON", "SDK", "CLI", "HTTP", "HTTPS", "Bearer", "Webhook",
-        "English", "Spleeter", "Demucs", "Whisper", "MusicGen", "PocketSphinx",
+        "English", "Python", "Spleeter", "Demucs", "Whisper", "MusicGen", "PocketSphinx",
     }
 )  # fmt: skip
 SKIPPED_PATHS = ("/console/sign-out", "/console/language", "/console/static/", "/console/files/")
 ENGLISH_WORD = re.compile(r"[A-Za-z]{3,}")
 NOT_WORDS = (
     re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),  # emails
-    re.compile(r"\bhttps?://\S+"),  # URLs
+    re.compile(r"\bhttps?://\S*"),  # URLs (and the "https://" a URL field suggests)
     re.compile(r"(?<![\w/])/console/\S*"),  # local addresses
     re.compile(r"\b[A-Za-z0-9]{18}\b"),  # order numbers
     re.compile(r"\b\d[\d.,:%-]*\b"),  # numbers, dates, times

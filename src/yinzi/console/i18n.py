@@ -64,3 +64,8 @@ def translations(language: str) -> NullTranslations:
 
 def gettext(language: str, message: str) -> str:
     return translations(language).gettext(message)
+
+
+def N_(message: str) -> str:
+    """Marks a string for the catalogue without translating it (it is translated where shown)."""
+    return message

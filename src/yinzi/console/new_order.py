@@ -20,7 +20,8 @@ from yinzi.api.deps import ContextDep, DispatcherDep
 from yinzi.api.limits import MAX_SHARE_TEXT, MAX_URL, MAX_WORD
 from yinzi.console import i18n, render
 from yinzi.console.auth import ViewerDep
-from yinzi.console.order_labels import FOR_TEMPLATES, ORDER_TYPES
+from yinzi.console.i18n import N_
+from yinzi.console.labels import FOR_TEMPLATES, ORDER_TYPES
 from yinzi.context import Context
 from yinzi.db.models import Account
 from yinzi.errors import BadRequest, InsufficientCredits, Maintenance, YinziError
@@ -82,9 +83,11 @@ def message(lang: str, exc: YinziError) -> tuple[str, bool]:
     """What the page says about ``exc``, and whether it is a translated sentence (else the
     service's own English message)."""
     if isinstance(exc, InsufficientCredits):
-        return i18n.gettext(lang, "You do not have enough credits for this order."), True
+        return i18n.gettext(lang, N_("You do not have enough credits for this order.")), True
     if isinstance(exc, Maintenance):
-        return i18n.gettext(lang, "New orders are paused for maintenance. Try again later."), True
+        return i18n.gettext(
+            lang, N_("New orders are paused for maintenance. Try again later.")
+        ), True
     return exc.message, False
 
 

@@ -13,7 +13,7 @@ from yinzi.api.deps import ContextDep
 from yinzi.api.limits import MAX_WORD
 from yinzi.console import render
 from yinzi.console.auth import ViewerDep, check_csrf
-from yinzi.console.order_labels import FOR_TEMPLATES
+from yinzi.console.labels import FOR_TEMPLATES
 from yinzi.services import billing, callbacks
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])

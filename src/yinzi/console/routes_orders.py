@@ -19,8 +19,8 @@ from yinzi.api.deps import ContextDep
 from yinzi.api.limits import MAX_ID, MAX_WORD
 from yinzi.console import new_order, render
 from yinzi.console.auth import ViewerDep, check_csrf
+from yinzi.console.labels import FOR_TEMPLATES, ORDER_TYPES, STATUSES
 from yinzi.console.new_order import account_of
-from yinzi.console.order_labels import FOR_TEMPLATES, ORDER_TYPES, STATUSES
 from yinzi.context import Context
 from yinzi.db.models import Order
 from yinzi.services import orders, results, retention

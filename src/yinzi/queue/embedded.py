@@ -56,7 +56,7 @@ class Worker:
         return False
 
     def upkeep(self, force: bool = False) -> None:
-        from yinzi.services import orders, retention
+        from yinzi.services import console_sessions, orders, passwords, retention
 
         now = time.monotonic()
         if force or now >= self._next_upkeep:
@@ -66,6 +66,9 @@ class Worker:
         if force or now >= self._next_retention:
             self._next_retention = now + self.ctx.settings.retention_interval_seconds
             retention.purge(self.ctx)
+            with self.ctx.db.write() as session:
+                console_sessions.purge_expired(session)
+                passwords.purge_attempts(session, self.ctx.settings)
 
     def run_forever(self, stop: threading.Event | Any) -> None:
         from yinzi.services.callbacks import DeliveryLoop

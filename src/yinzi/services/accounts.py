@@ -6,8 +6,9 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -50,7 +51,15 @@ def create_account(
     return account, create_key(session, account)
 
 
+MAX_KEY_NAME_CHARS = 100
+
+
 def create_key(session: Session, account: Account, name: str = "default") -> NewKey:
+    name = name.strip()
+    if not name:
+        raise BadRequest("The key needs a name.")
+    if len(name) > MAX_KEY_NAME_CHARS:
+        raise BadRequest(f"A key's name has at most {MAX_KEY_NAME_CHARS} characters.")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(account_id=account.id, name=name, prefix=key[:10], key_hash=hash_key(key))
     session.add(row)
@@ -59,25 +68,62 @@ def create_key(session: Session, account: Account, name: str = "default") -> New
 
 
 def authenticate(session: Session, key: str) -> Account:
-    """The account owning an active ``key``; raises Unauthorized otherwise."""
+    """The account owning an active ``key`` (not revoked, its account not disabled); raises
+    Unauthorized otherwise. Marks the key used (see :func:`_touch`)."""
     if len(key) > MAX_KEY_CHARS:
         raise Unauthorized()
-    account = session.execute(
-        select(Account)
+    row = session.execute(
+        select(Account, ApiKey.id, ApiKey.last_used_at)
         .join(ApiKey, ApiKey.account_id == Account.id)
-        .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
-    ).scalar_one_or_none()
-    if account is None:
+        .where(
+            ApiKey.key_hash == hash_key(key),
+            ApiKey.revoked_at.is_(None),
+            Account.disabled_at.is_(None),
+        )
+    ).one_or_none()
+    if row is None:
         raise Unauthorized()
+    account, key_id, last_used = row
+    now = utcnow()
+    if last_used is None or now - last_used >= TOUCH_EVERY:
+        _touch(session, key_id, now)
     return account
+
+
+TOUCH_EVERY = timedelta(minutes=1)
+"""``ApiKey.last_used_at`` is written at most this often per key: a request whose key was used
+less than this long ago writes nothing."""
+
+
+def _touch(session: Session, key_id: int, now: datetime) -> None:
+    """Set the key's ``last_used_at``: in the caller's transaction when it is a write, else in a
+    short transaction of its own (a read session never commits). The ``WHERE`` keeps two
+    processes from both writing within TOUCH_EVERY."""
+    statement = (
+        update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - TOUCH_EVERY),
+        )
+        .values(last_used_at=now)
+    )
+    if session.connection().get_execution_options().get("yinzi_immediate", False):
+        session.execute(statement)
+        return
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    with engine.connect() as connection:
+        with connection.execution_options(yinzi_immediate=True).begin():
+            connection.execute(statement)
 
 
 @dataclass
 class KeyCache:
     """Recently authenticated keys, per process, for ``ttl`` seconds (0 disables it).
 
-    Saves a database round trip on every request; a revoked key keeps working in a process for
-    at most ``ttl`` seconds. Entries are keyed by the key's hash and hold a detached Account.
+    Saves a database round trip on every request (and writes ``last_used_at`` only on a miss); a
+    revoked key, or the key of a disabled account, keeps working in a process for at most
+    ``ttl`` seconds. Entries are keyed by the key's hash and hold a detached Account.
     """
 
     ttl: float
@@ -98,6 +144,10 @@ class KeyCache:
             self._entries.clear()
         self._entries[digest] = (now + self.ttl, account)
         return account
+
+    def forget(self, key_hash: str) -> None:
+        """Drop a key (by its stored hash) at once, e.g. after this process revoked it."""
+        self._entries.pop(key_hash, None)
 
 
 def find(session: Session, email: str) -> Account:
@@ -124,6 +174,14 @@ def list_keys(session: Session, account: Account) -> list[ApiKey]:
     )
 
 
+def revoke_own_key(session: Session, account_id: int, key_id: int) -> ApiKey:
+    """Revoke one of the account's own keys; another account's key is NotFound, like none."""
+    row = session.get(ApiKey, key_id)
+    if row is None or row.account_id != account_id:
+        raise NotFound(f"no API key with id {key_id}")
+    return revoke_key(session, key_id)
+
+
 def revoke_key(session: Session, key_id: int) -> ApiKey:
     row = session.get(ApiKey, key_id)
     if row is None:
@@ -135,3 +193,10 @@ def revoke_key(session: Session, key_id: int) -> ApiKey:
 
 def count(session: Session) -> int:
     return int(session.execute(select(func.count()).select_from(Account)).scalar_one())
+
+
+def get(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"no account with id {account_id}")
+    return account
