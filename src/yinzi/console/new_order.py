@@ -21,7 +21,7 @@ from yinzi.api.limits import MAX_SHARE_TEXT, MAX_URL, MAX_WORD
 from yinzi.console import i18n, render
 from yinzi.console.auth import ViewerDep
 from yinzi.console.i18n import N_
-from yinzi.console.labels import FOR_TEMPLATES, ORDER_TYPES
+from yinzi.console.labels import ORDER_TYPES
 from yinzi.context import Context
 from yinzi.db.models import Account
 from yinzi.errors import BadRequest, InsufficientCredits, Maintenance, YinziError
@@ -105,7 +105,6 @@ def new_page(
         "stem_names": [item.name for item in stem_names.CATALOGUE],
         "max_upload_mb": ctx.settings.max_upload_bytes // (1024 * 1024),
         "limits": LIMITS,
-        **FOR_TEMPLATES,
         "analysis": None,
         "analysis_error": None,
         "analysis_error_translated": False,

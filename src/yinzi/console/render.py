@@ -3,7 +3,8 @@
 One environment per language, each with that language's translations installed, so a template
 calls ``_()`` / ``gettext()`` / ``ngettext()`` and ``{% trans %}`` as usual. Every page receives
 ``request``, ``lang``, ``languages``, ``viewer`` (the signed-in session, or None), ``csrf_token``
-and ``nav`` (the current section, for the header).
+and ``nav`` (the current section, for the header); the label tables of
+:mod:`yinzi.console.labels` (``STATUS_LABELS``...) are globals of every template.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from yinzi.console import i18n
+from yinzi.console import i18n, labels
 
 
 @cache
@@ -30,6 +31,7 @@ def environment(language: str) -> Environment:
     )
     env.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.filters["when"] = when
+    env.globals.update(labels.FOR_TEMPLATES)
     return env
 
 

@@ -13,7 +13,6 @@ from yinzi.api.deps import ContextDep
 from yinzi.api.limits import MAX_WORD
 from yinzi.console import render
 from yinzi.console.auth import ViewerDep, check_csrf
-from yinzi.console.labels import FOR_TEMPLATES
 from yinzi.services import billing, callbacks
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
@@ -37,7 +36,6 @@ def credits(
         "balance": balance,
         "number": number,
         "pages": max(1, -(-total // PER_PAGE)),
-        **FOR_TEMPLATES,
     }
     return render.page(request, "credits.html", context, nav="credits")
 

@@ -19,7 +19,7 @@ from yinzi.api.deps import ContextDep
 from yinzi.api.limits import MAX_ID, MAX_WORD
 from yinzi.console import new_order, render
 from yinzi.console.auth import ViewerDep, check_csrf
-from yinzi.console.labels import FOR_TEMPLATES, ORDER_TYPES, STATUSES
+from yinzi.console.labels import ORDER_TYPES, STATUSES
 from yinzi.console.new_order import account_of
 from yinzi.context import Context
 from yinzi.db.models import Order
@@ -65,7 +65,6 @@ def order_list(
         "statuses": STATUSES,
         "types": {name: ORDER_TYPES.get(name, name) for name in ORDER_KINDS},
         "active": ACTIVE,
-        **FOR_TEMPLATES,
     }
     return render.page(request, "order_list.html", context, nav="orders")
 
@@ -100,7 +99,6 @@ def _detail(ctx: Context, viewer: Viewer, order_no: str) -> dict[str, Any]:
         "items": items,
         "deleted": order.purged_at is not None,
         "reason": order.reason,
-        **FOR_TEMPLATES,
     }
 
 
