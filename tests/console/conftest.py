@@ -1,8 +1,8 @@
 """The console's tests: a real server (the SDK tests' fixture) and headless Debian Chromium
 driven by Playwright.
 
-``browser`` is shared by the session; each test gets fresh pages. ``signed_in(page, person)`` signs
-a person in through the sign-in form, as a user would.
+``browser`` is shared by a test module; each test gets fresh pages. ``signed_in(page, person)``
+signs a person in through the sign-in form, as a user would.
 """
 
 from __future__ import annotations
@@ -46,8 +46,10 @@ def make_person(
     return Person(account.id, email, password, key.key)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one test module. Not for the whole session: Playwright's sync API keeps an
+    asyncio loop running in this thread while it is open, and later tests call asyncio.run()."""
     if shutil.which(CHROMIUM) is None and not os.path.exists(CHROMIUM):
         pytest.skip(f"no Chromium at {CHROMIUM} (make chromium installs Debian's)")
     with sync_playwright() as playwright:

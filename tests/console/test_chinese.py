@@ -25,7 +25,7 @@ from yinzi.sdk import Client, OrderFailed
 ALLOWED = frozenset(
     {
         "Yinzi", "API", "APIs", "MP3", "WAV", "FLAC", "URL", "URLs", "Kie", "Open", "Yating",
-        "UTC", "SRT", "VTT", "JSON", "SDK", "CLI", "HTTP", "HTTPS", "Bearer", "Webhook",
+        "UTC", "SRT", "VTT", "WebVTT", "JSON", "SDK", "CLI", "HTTP", "HTTPS", "Bearer", "Webhook",
         "English", "Python", "Spleeter", "Demucs", "Whisper", "MusicGen", "PocketSphinx",
     }
 )  # fmt: skip
@@ -83,20 +83,27 @@ def console_links(page: Page, base: str) -> set[str]:
     return found
 
 
-def ended_orders(server: Server, key: str) -> list[str]:
-    """A finished order and a failed one, made through the Open API."""
+def ended_orders(server: Server, key: str, song: str) -> list[str]:
+    """Finished orders with audio and with text results, and a failed one (Open API)."""
     with Client(server.url, key, timeout=30.0) as client:
-        finished = client.create("text-to-music", text="calm piano", length=1)
+        finished = [
+            client.create("text-to-music", text="calm piano", length=1),
+            client.create("track-separation", song),
+            client.create("extract-text", song),
+        ]
         failed = client.create("track-separation", "http://127.0.0.1:9/missing.mp3")
-        client.wait(finished.order_no, timeout=120, poll=0.2)
+        for order in finished:
+            client.wait(order.order_no, timeout=120, poll=0.2)
         try:
             client.wait(failed.order_no, timeout=120, poll=0.2)
         except OrderFailed:
             pass
-    return [finished.order_no, failed.order_no]
+    return [order.order_no for order in (*finished, failed)]
 
 
-def test_every_console_page_is_in_chinese(server: Server, new_page: Callable[..., Page]) -> None:
+def test_every_console_page_is_in_chinese(
+    server: Server, new_page: Callable[..., Page], song: str
+) -> None:
     boss = visitor(server.ctx, admin=True, credits=1000)
     with server.ctx.db.write() as session:
         from yinzi.db.models import Account
@@ -105,7 +112,7 @@ def test_every_console_page_is_in_chinese(server: Server, new_page: Callable[...
         account = session.get(Account, boss.id)
         assert account is not None
         key = accounts.create_key(session, account, "crawler").key
-    numbers = ended_orders(server, key)
+    numbers = ended_orders(server, key, song)
     page = signed_in_as(new_page(locale="zh-CN"), server, boss)
     queue = ["/console/", "/console/admin/", "/console/no-such-page"]
     queue += [f"/console/orders/{number}" for number in numbers]
@@ -136,6 +143,12 @@ def test_every_console_page_is_in_chinese(server: Server, new_page: Callable[...
         "/console/admin/workers",
         f"/console/admin/accounts/{boss.id}",
     } <= seen
+    # a page that answers a form: the new webhook secret
+    page.goto("/console/webhooks")
+    page.locator("main form[action='/console/webhooks'] button[type=submit]").click()
+    page.wait_for_load_state()
+    if found := untranslated(page):
+        problems["/console/webhooks (new secret)"] = found
     # what a visitor sees before signing in: the form, a refused sign-in, a dead link
     visitor_page = new_page(locale="zh-CN")
     visitor_page.goto("/console/set-password/not-a-token")
