@@ -34,8 +34,8 @@ from yinzi.errors import (
     RouteNotFound,
     YinziError,
 )
+from yinzi.queue import build_dispatcher
 from yinzi.queue.base import Dispatcher
-from yinzi.queue.embedded import EmbeddedDispatcher
 from yinzi.services.ratelimit import ConcurrencyGate
 from yinzi.settings import Settings
 
@@ -191,7 +191,7 @@ def create_app(
         dependencies=[Depends(deps.text_is_storable)],
     )
     app.state.ctx = context
-    app.state.dispatcher = dispatcher or EmbeddedDispatcher()
+    app.state.dispatcher = dispatcher or build_dispatcher(settings, context.db)
     links = settings.links
     app.state.links_gate = ConcurrencyGate(links.max_concurrent, links.max_per_account)
     _install_error_handlers(app)

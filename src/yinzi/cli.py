@@ -130,7 +130,7 @@ def serve(
     # uvicorn handles SIGTERM while it runs, then raises it again once it has shut down: this
     # handler turns that into a normal exit, so the workers are stopped as after Ctrl-C.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    pool = WorkerPool(settings)
+    pool = WorkerPool(settings, 0 if settings.queue == "celery" else None)
     pool.start()
     try:
         config = uvicorn.Config(
@@ -240,18 +240,44 @@ def _command_path() -> str:
 @app.command()
 def worker(
     count: Annotated[int | None, typer.Option(help="Worker processes to run.")] = None,
+    queues: Annotated[
+        str | None, typer.Option(help="Comma-separated queues to take orders from (default: all).")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Worker processes to run (same as --count).")
+    ] = None,
 ) -> None:
-    """Run worker processes only (for an API started elsewhere)."""
-    import threading
-
+    """Run the configured queue's workers only (for an API started elsewhere)."""
     from yinzi.logs import configure_logging
-    from yinzi.queue.embedded import WorkerPool
 
     configure_logging()
     settings = Settings()
+    if queues is not None:
+        names = [q.strip() for q in queues.split(",") if q.strip()]
+        settings = settings.model_copy(update={"worker_queues": names})
     _require_database(settings)
     _warn_about_engines(settings)
-    pool = WorkerPool(settings, count)
+    processes = concurrency if concurrency is not None else count
+    if settings.queue == "celery":
+        _celery_worker(settings, processes)
+    else:
+        _embedded_workers(settings, processes)
+
+
+def _celery_worker(settings: Settings, processes: int | None) -> None:
+    from yinzi.queue.celery import make_app, run_worker
+
+    queues = settings.worker_queues or sorted({"cpu", "gpu", "links", *settings.routes.values()})
+    err.print(f"Celery worker on queues {', '.join(queues)}; Ctrl-C stops it")
+    run_worker(make_app(settings), queues, processes or settings.workers)
+
+
+def _embedded_workers(settings: Settings, processes: int | None) -> None:
+    import threading
+
+    from yinzi.queue.embedded import WorkerPool
+
+    pool = WorkerPool(settings, processes)
     pool.start()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

@@ -8,7 +8,7 @@ from yinzi.db import Database
 from yinzi.fetcher import FetchPolicy, GuardedFetcher
 from yinzi.services.accounts import KeyCache
 from yinzi.services.analyze import LinkState
-from yinzi.services.ratelimit import RateLimiter
+from yinzi.services.ratelimit import RateLimiter, build_limiter
 from yinzi.settings import Settings
 from yinzi.storage import LocalStorage, Storage
 
@@ -35,9 +35,10 @@ class Context:
             storage=storage,
             fetcher=GuardedFetcher(FetchPolicy.from_settings(settings.fetch)),
             keys=KeyCache(settings.auth_cache_seconds),
-            limiter=RateLimiter(settings.rate_limit_per_minute),
+            limiter=build_limiter(settings.rate_limit_per_minute, settings.shared_redis_url),
         )
 
     def close(self) -> None:
         self.links.close()
+        self.limiter.close()
         self.db.dispose()

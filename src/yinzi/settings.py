@@ -186,6 +186,29 @@ class ConsoleSettings(BaseModel):
     )
 
 
+class CelerySettings(BaseModel):
+    broker_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Celery broker URL (redis://host:port/db)."
+    )
+    reap_interval_seconds: float = Field(
+        5.0, gt=0, description="How often each Celery worker's reaper looks for stranded orders."
+    )
+    lost_after_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A pending order this old with no worker on it is sent again (lost message).",
+    )
+
+
+def _default_routes() -> dict[str, str]:
+    return {
+        "separation.demucs/cuda": "gpu",
+        "music.musicgen/cuda": "gpu",
+        "transcription.faster_whisper/cuda": "gpu",
+        "links": "links",
+    }
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="YINZI_",
@@ -225,7 +248,23 @@ class Settings(BaseSettings):
     retention_days: float = Field(14, description="Inputs and results are deleted after this.")
     retention_interval_seconds: float = Field(3600, description="How often retention runs.")
 
-    queue: Literal["embedded"] = Field("embedded", description="Order queue backend.")
+    queue: Literal["embedded", "celery"] = Field(
+        "embedded", description="Order queue backend: embedded worker processes or celery."
+    )
+    celery: CelerySettings = CelerySettings()
+    routes: dict[str, str] = Field(
+        default_factory=_default_routes,
+        description="Engine/device, engine or family to queue name (JSON); anything else: cpu.",
+    )
+    worker_queues: list[str] = Field(
+        default_factory=list,
+        description="Queues this process's workers take orders from (JSON list; empty: all).",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis shared by API processes for rate limits (default: the Celery broker "
+        "when the queue is celery; none: limits are per process).",
+    )
     workers: int = Field(default_factory=_default_workers, description="Embedded worker processes.")
     poll_interval_seconds: float = Field(0.2, description="How often idle workers look for work.")
     lease_seconds: float = Field(
@@ -325,6 +364,13 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def shared_redis_url(self) -> str | None:
+        """The Redis API processes share limits through: ``redis_url``, else the Celery broker."""
+        if self.redis_url:
+            return self.redis_url
+        return self.celery.broker_url if self.queue == "celery" else None
 
     def engine_options(self, name: str) -> dict[str, object]:
         """Constructor options of the engine ``name`` that come from settings."""

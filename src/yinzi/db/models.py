@@ -106,6 +106,7 @@ class Order(Base):
         Index("ix_orders_account_created", "account_id", "created_at"),
         Index("ix_orders_callback_due", "callback_state", "callback_next_at"),
         Index("ix_orders_message_id", "message_id"),
+        Index("ix_orders_queue_status", "queue", "status"),
     )
 
     order_no: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -152,6 +153,8 @@ class Order(Base):
     callback_attempts: Mapped[int] = mapped_column(Integer, default=0)
     callback_next_at: Mapped[datetime | None] = mapped_column(default=None)
     callback_error: Mapped[str | None] = mapped_column(Text, default=None)
+    queue: Mapped[str] = mapped_column(String(32), default="cpu", server_default="cpu")
+    """The queue the order was routed to at create (:func:`yinzi.queue.routing.queue_for`)."""
 
 
 class Upload(Base):

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -46,6 +46,7 @@ from yinzi.errors import (
     OrderNotFound,
     YinziError,
 )
+from yinzi.queue.routing import queue_for
 from yinzi.services import billing
 from yinzi.services.billing import PayStatus
 from yinzi.settings import Settings
@@ -202,6 +203,7 @@ def create(
         request_hash=fingerprint,
         callback_url=callback_url,
         deadline_at=now + timedelta(seconds=settings.order_timeout_seconds),
+        queue=queue_for(settings, order_type),
         created_at=now,
         updated_at=now,
     )
@@ -252,7 +254,8 @@ def get_with_balance(session: Session, account: Account, order_no: str) -> tuple
 
 
 def _claimable(now: datetime, settings: Settings) -> Any:
-    """Waiting, or its worker's lease expired; and its account is under its running limit."""
+    """Waiting, or its worker's lease expired; its account is under its running limit; and it is
+    on one of ``settings.worker_queues`` (any queue when that is empty)."""
     running = aliased(Order)
     busy = (
         select(func.count())
@@ -273,6 +276,7 @@ def _claimable(now: datetime, settings: Settings) -> Any:
             (Order.status == OrderStatus.PROCESSING) & (Order.lease_until < now),
         )
         & (busy < settings.running_orders_limit)
+        & (Order.queue.in_(settings.worker_queues) if settings.worker_queues else true())
     )
 
 

@@ -1,7 +1,10 @@
-"""Per-process request limits: a token bucket per API key, and a gate for slow outbound work."""
+"""Request limits: a token bucket per API key (per process, or shared by every API process
+through Redis), and a gate for slow outbound work."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
 import threading
 import time
@@ -11,6 +14,8 @@ from contextlib import contextmanager
 import anyio
 
 from yinzi.errors import RateLimited
+
+log = logging.getLogger(__name__)
 
 
 class RateLimiter:
@@ -37,6 +42,57 @@ class RateLimiter:
                     retry_after=wait,
                 )
             self._buckets[key] = (tokens - 1.0, now)
+
+    def close(self) -> None:
+        """Release what the limiter holds (nothing, for a per-process one)."""
+
+
+class SharedRateLimiter(RateLimiter):
+    """One limit for every process that uses the same Redis: a fixed one-minute window per key,
+    counted with ``INCR`` (atomic in Redis), so N API processes allow ``per_minute`` requests
+    in a window, not N times as many. Keys are stored hashed. While Redis cannot be reached the
+    process falls back to its own bucket (logged), so an outage never refuses every request."""
+
+    def __init__(self, per_minute: int, redis_url: str, prefix: str = "yinzi:rate:") -> None:
+        import redis
+
+        super().__init__(per_minute)
+        self.prefix = prefix
+        self.redis = redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+
+    def hit(self, key: str) -> None:
+        if self.per_minute <= 0:
+            return
+        import redis
+
+        now = time.time()
+        window = int(now // 60)
+        name = f"{self.prefix}{hashlib.sha256(key.encode()).hexdigest()[:32]}:{window}"
+        try:
+            pipe = self.redis.pipeline()
+            pipe.incr(name)
+            pipe.expire(name, 61)
+            count = int(pipe.execute()[0])
+        except redis.RedisError as exc:
+            log.warning("rate limits counted in this process only: Redis failed: %s", exc)
+            super().hit(key)
+            return
+        if count > self.per_minute:
+            wait = max(1, math.ceil((window + 1) * 60 - now))
+            raise RateLimited(
+                f"rate limit of {self.per_minute} requests per minute exceeded; retry in {wait} s",
+                retry_after=wait,
+            )
+
+    def close(self) -> None:
+        self.redis.close()
+
+
+def build_limiter(per_minute: int, redis_url: str | None) -> RateLimiter:
+    """Shared through Redis when ``redis_url`` is given, else counted in this process."""
+    if redis_url:
+        return SharedRateLimiter(per_minute, redis_url)
+    return RateLimiter(per_minute)
 
 
 class ConcurrencyGate:
