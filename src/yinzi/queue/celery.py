@@ -48,7 +48,6 @@ def make_app(settings: Settings) -> Celery:
         task_default_queue="cpu",
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": visibility_timeout(settings)},
-        worker_hijack_root_logger=False,
     )
     runtime = _Runtime(settings)
 
