@@ -28,7 +28,7 @@ from yinzi.db.models import LedgerEntry, Order
 from yinzi.media import testing
 from yinzi.queue.base import Dispatcher
 from yinzi.queue.embedded import EmbeddedDispatcher, WorkerPool
-from yinzi.services import accounts, billing, orders
+from yinzi.services import accounts, orders
 from yinzi.settings import CelerySettings, Price, Prices, Settings
 
 from conftest import FileServer
@@ -192,7 +192,12 @@ class QueueContract:
             close()
 
     def test_dispatched_orders_run_exactly_once(
-        self, ctx: Context, user: User, backend: Any, dispatcher: Dispatcher, file_server: FileServer
+        self,
+        ctx: Context,
+        user: User,
+        backend: Any,
+        dispatcher: Dispatcher,
+        file_server: FileServer,
     ) -> None:
         numbers = [_order(ctx, user, _song(file_server, f"s{i}.wav", 2.0)) for i in range(3)]
         backend.start_worker(["cpu"])
@@ -205,7 +210,12 @@ class QueueContract:
             _assert_charged_once(ctx, order)
 
     def test_a_doubled_message_runs_the_order_once(
-        self, ctx: Context, user: User, backend: Any, dispatcher: Dispatcher, file_server: FileServer
+        self,
+        ctx: Context,
+        user: User,
+        backend: Any,
+        dispatcher: Dispatcher,
+        file_server: FileServer,
     ) -> None:
         order_no = _order(ctx, user, _song(file_server, "a.wav", 2.0))
         dispatcher.dispatch(order_no)
@@ -229,7 +239,12 @@ class QueueContract:
         _assert_charged_once(ctx, order)
 
     def test_a_worker_killed_mid_order_leaves_it_finished_once_and_charged_once(
-        self, ctx: Context, user: User, backend: Any, dispatcher: Dispatcher, file_server: FileServer
+        self,
+        ctx: Context,
+        user: User,
+        backend: Any,
+        dispatcher: Dispatcher,
+        file_server: FileServer,
     ) -> None:
         order_no = _order(ctx, user, _song(file_server, "long.wav", 90.0))
         backend.start_worker(["cpu"])
