@@ -67,9 +67,10 @@ class CeleryBackend:
     """``celery worker`` subprocesses (solo pool: the task runs in the process that is killed);
     a killed worker is started again, as a service manager would."""
 
-    def __init__(self, settings: Settings, logs: Path) -> None:
+    def __init__(self, settings: Settings, logs: Path, command: list[str] | None = None) -> None:
         self.settings = settings
         self.logs = logs
+        self.command = command
         self.procs: list[tuple[subprocess.Popen[bytes], list[str]]] = []
 
     def dispatcher(self, ctx: Context) -> Dispatcher:
@@ -101,6 +102,8 @@ class CeleryBackend:
         log = (self.logs / f"worker-{len(self.procs)}.log").open("wb")
         command = [sys.executable, "-m", "celery", "-A", "yinzi.queue.celery", "worker"]
         command += ["-Q", ",".join(queues), "--pool=solo", "--loglevel=INFO", "--without-gossip"]
+        if self.command is not None:
+            command = [*self.command, "--queues", ",".join(queues)]
         proc = subprocess.Popen(
             command, env=self._env(queues), stdout=log, stderr=subprocess.STDOUT
         )
@@ -287,6 +290,29 @@ class TestEmbeddedQueue(QueueContract):
 
 class TestCeleryQueue(QueueContract):
     backend_name = "celery"
+
+
+class TestYinziWorkerCommand(QueueContract):
+    """``yinzi worker --queues Q --concurrency 1`` with ``YINZI_QUEUE=celery`` runs a Celery
+    worker (prefork pool) that takes its queues' orders. Only the command differs from
+    :class:`TestCeleryQueue`, so the message-level cases are not run twice."""
+
+    backend_name = "celery"
+
+    @pytest.fixture
+    def backend(self, settings: Settings, tmp_path: Path) -> Iterator[Any]:
+        client = _redis_or_skip()
+        client.flushdb()
+        command = [sys.executable, "-m", "yinzi", "worker", "--concurrency", "1"]
+        celery = CeleryBackend(settings, tmp_path, command)
+        yield celery
+        celery.stop()
+        client.flushdb()
+        client.close()
+
+    test_a_doubled_message_runs_the_order_once = None  # type: ignore[assignment]
+    test_a_lost_message_is_recovered = None  # type: ignore[assignment]
+    test_a_worker_killed_mid_order_leaves_it_finished_once_and_charged_once = None  # type: ignore[assignment]
 
 
 def _song(file_server: FileServer, name: str, seconds: float) -> str:
