@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -349,3 +350,32 @@ def _assert_charged_once(ctx: Context, order: Order) -> None:
         ).scalars()
         assert list(kinds).count("capture") == 1
         assert order.pay_status == "paid"
+
+
+def test_a_dispatch_during_a_broker_outage_loses_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("celery")
+    from yinzi.queue.celery import CeleryDispatcher
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = make_settings(
+        tmp_path, queue="celery", celery=CelerySettings(broker_url=f"redis://127.0.0.1:{port}/0")
+    )
+    settings.data_dir.mkdir(parents=True)
+    upgrade(settings.db_url)
+    ctx = Context.build(settings)
+    dispatcher = CeleryDispatcher(settings, ctx.db)
+    try:
+        user = new_user(ctx)
+        order_no = _order(ctx, user, "http://127.0.0.1:9/a.wav")
+        started = time.monotonic()
+        dispatcher.dispatch(order_no)  # logged, not raised: the reaper sends it later
+        assert time.monotonic() - started < 10
+        assert f"could not send order {order_no} to queue cpu" in caplog.text
+        assert _wait_for(ctx, order_no, ("pending",), 1).attempts == 0
+    finally:
+        dispatcher.close()
+        ctx.close()
