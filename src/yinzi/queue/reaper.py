@@ -67,7 +67,7 @@ class Reaper:
                 .order_by(Order.created_at)
                 .limit(500)
             )
-            return [(no, queue) for no, queue in rows.tuples()]
+            return [(str(no), str(queue)) for no, queue in rows]
 
     def reap(self) -> int:
         """One pass; returns how many orders were sent again."""

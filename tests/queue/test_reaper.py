@@ -1,0 +1,111 @@
+"""The Celery reaper: which orders it sends again, and that several reapers send one order once
+per period (real Redis, a database number of its own; no worker consumes the messages)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from yinzi.context import Context
+from yinzi.db import utcnow
+from yinzi.db.migrate import upgrade
+from yinzi.db.models import Order
+from yinzi.services import accounts, orders
+from yinzi.settings import CelerySettings, Settings
+
+from helpers import make_settings, new_user
+
+BROKER = f"redis://127.0.0.1:6379/{int(os.environ.get('YINZI_TEST_REDIS_DB', '13')) + 2}"
+
+
+@pytest.fixture
+def redis_client() -> Iterator[Any]:
+    redis = pytest.importorskip("redis")
+    pytest.importorskip("celery")
+    client = redis.Redis.from_url(BROKER)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        pytest.skip(f"no Redis at {BROKER}: {exc}")
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    celery = CelerySettings(broker_url=BROKER, lost_after_seconds=60.0)
+    return make_settings(tmp_path, queue="celery", celery=celery, max_attempts=3)
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[Context]:
+    settings.data_dir.mkdir(parents=True)
+    upgrade(settings.db_url)
+    context = Context.build(settings)
+    yield context
+    context.close()
+
+
+def _order(ctx: Context, email: str, **values: Any) -> str:
+    with ctx.db.write() as s:
+        account = accounts.find(s, email)
+        order_no = orders.create(s, ctx.settings, account, "extract-voice", "", {}).order_no
+        if values:
+            s.execute(update(Order).where(Order.order_no == order_no).values(**values))
+    return order_no
+
+
+def _queued(client: Any, queue: str) -> int:
+    return int(client.llen(queue))
+
+
+def test_the_reaper_sends_stranded_orders_again_once_per_period(
+    ctx: Context, settings: Settings, redis_client: Any
+) -> None:
+    from yinzi.queue.reaper import Reaper
+
+    email = new_user(ctx).email
+    old = utcnow() - timedelta(seconds=120)
+    lost = _order(ctx, email, created_at=old)
+    _order(ctx, email)  # pending, but its message may still be on its way
+    dead = _order(
+        ctx, email, status="processing", lease_until=utcnow() - timedelta(seconds=1), attempts=1
+    )
+    _order(ctx, email, status="processing", lease_until=utcnow() + timedelta(seconds=30))
+    _order(ctx, email, created_at=old, attempts=3)  # out of attempts: expired, not sent
+    first, second = Reaper(settings), Reaper(settings)
+    try:
+        assert {no for no, _ in first.stranded()} == {lost, dead}
+        assert first.reap() == 2
+        assert second.reap() == 0  # the first reaper sent them a moment ago
+        assert _queued(redis_client, "cpu") == 2
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_a_stranded_order_goes_back_to_its_own_queue(
+    ctx: Context, settings: Settings, redis_client: Any
+) -> None:
+    from yinzi.queue.reaper import Reaper
+
+    email = new_user(ctx).email
+    order_no = _order(ctx, email, created_at=utcnow() - timedelta(seconds=120), queue="gpu")
+    reaper = Reaper(settings)
+    try:
+        assert reaper.reap() == 1
+    finally:
+        reaper.stop()
+    assert _queued(redis_client, "gpu") == 1
+    assert _queued(redis_client, "cpu") == 0
+    with ctx.db.read() as s:
+        assert s.get(Order, order_no) is not None
