@@ -16,6 +16,7 @@ boto3 is imported here only, so a server on local storage runs without it (extra
 
 from __future__ import annotations
 
+import io
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,12 +111,13 @@ class S3Storage:
     def put_stream(self, key: str, stream: BinaryIO, *, max_bytes: int) -> int:
         name = self._name(key)
         first = _read_part(stream, self.part_size)
-        if len(first) < self.part_size:
-            _check_limit(len(first), max_bytes)
+        length = first.getbuffer().nbytes
+        if length < self.part_size:
+            _check_limit(length, max_bytes)
             self._call(
                 "store a file", self.client.put_object, Bucket=self.bucket, Key=name, Body=first
             )
-            return len(first)
+            return length
         upload = self._call(
             "start an upload", self.client.create_multipart_upload, Bucket=self.bucket, Key=name
         )
@@ -128,13 +130,13 @@ class S3Storage:
         return size
 
     def _upload_parts(
-        self, name: str, upload_id: str, first: bytes, stream: BinaryIO, max_bytes: int
+        self, name: str, upload_id: str, first: io.BytesIO, stream: BinaryIO, max_bytes: int
     ) -> int:
         parts: list[dict[str, Any]] = []
         size = 0
         body = first
-        while body:
-            size += len(body)
+        while length := body.getbuffer().nbytes:
+            size += length
             _check_limit(size, max_bytes)
             number = len(parts) + 1
             answer = self._call(
@@ -251,15 +253,16 @@ class S3Storage:
         return link
 
 
-def _read_part(stream: BinaryIO, size: int) -> bytes:
-    """Up to ``size`` bytes: short only at the end of the stream."""
-    buffer = bytearray()
-    while len(buffer) < size:
-        chunk = stream.read(min(CHUNK, size - len(buffer)))
+def _read_part(stream: BinaryIO, size: int) -> io.BytesIO:
+    """Up to ``size`` bytes, as a rewound buffer: short only at the end of the stream."""
+    buffer = io.BytesIO()
+    while (have := buffer.tell()) < size:
+        chunk = stream.read(min(CHUNK, size - have))
         if not chunk:
             break
-        buffer += chunk
-    return bytes(buffer)
+        buffer.write(chunk)
+    buffer.seek(0)
+    return buffer
 
 
 def _check_limit(size: int, max_bytes: int) -> None:
