@@ -26,9 +26,7 @@ class Context:
     @classmethod
     def build(cls, settings: Settings) -> Context:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        storage = LocalStorage(
-            settings.data_dir / "files", base_url=settings.base_url, secret=settings.secret()
-        )
+        storage = build_storage(settings)
         return cls(
             settings=settings,
             db=Database(settings.db_url),
@@ -42,3 +40,14 @@ class Context:
         self.links.close()
         self.limiter.close()
         self.db.dispose()
+
+
+def build_storage(settings: Settings) -> Storage:
+    """The storage backend ``settings.storage`` names (boto3 is imported only for S3)."""
+    if settings.storage == "s3":
+        from yinzi.storage.s3 import S3Storage
+
+        return S3Storage(settings.s3, base_url=settings.base_url, secret=settings.secret())
+    return LocalStorage(
+        settings.data_dir / "files", base_url=settings.base_url, secret=settings.secret()
+    )

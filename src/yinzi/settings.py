@@ -153,6 +153,32 @@ class LinkSettings(BaseModel):
     )
 
 
+class S3Settings(BaseModel):
+    """Where S3Storage keeps objects; unset credentials fall back to boto3's own chain."""
+
+    endpoint_url: str | None = Field(
+        None, description="S3 endpoint URL (unset: AWS S3 for the region)."
+    )
+    bucket: str = Field("yinzi", description="Bucket for inputs and results; created if missing.")
+    region: str | None = Field(None, description="Region (unset: AWS_DEFAULT_REGION or boto3's).")
+    access_key_id: str | None = Field(None, description="Access key (unset: boto3's chain).")
+    secret_access_key: str | None = Field(None, description="Secret key (unset: boto3's chain).")
+    addressing_style: Literal["auto", "path", "virtual"] = Field(
+        "auto", description="Bucket in the path or in the host name."
+    )
+    prefix: str = Field("", description="Prefix put before every object key.")
+    presign: bool = Field(
+        True, description="Download links are presigned S3 URLs (false: this server streams)."
+    )
+    part_size_mb: int = Field(8, ge=5, description="Part size of multipart uploads, in MiB.")
+    max_attempts: int = Field(5, ge=1, description="Tries of one S3 request (botocore retries).")
+    retry_mode: Literal["standard", "adaptive"] = Field(
+        "standard", description="botocore retry mode."
+    )
+    connect_timeout_seconds: float = Field(10.0, gt=0, description="Time to connect to S3.")
+    read_timeout_seconds: float = Field(60.0, gt=0, description="Time to wait for an answer.")
+
+
 def _default_models_dir() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "yinzi" / "models"
@@ -248,6 +274,10 @@ class Settings(BaseSettings):
     retention_days: float = Field(14, description="Inputs and results are deleted after this.")
     retention_interval_seconds: float = Field(3600, description="How often retention runs.")
 
+    storage: Literal["local", "s3"] = Field(
+        "local", description="Where inputs and results live: the data folder, or S3."
+    )
+    s3: S3Settings = S3Settings()
     queue: Literal["embedded", "celery"] = Field(
         "embedded", description="Order queue backend: embedded worker processes or celery."
     )

@@ -1,4 +1,7 @@
-"""The local file server behind signed download links (HTTP Range supported).
+"""The file server behind Yinzi's signed download links (HTTP Range supported).
+
+Local storage is served from its folder; S3 storage with presigned links off is streamed from
+the bucket after the same signature check (with presigned links on, links point at S3).
 
 Every answer that is not the file is JSON ``{"code", "msg"}``, a malformed or unsatisfiable
 Range included (400, 416 with ``Content-Range: bytes */SIZE``).
@@ -7,14 +10,15 @@ Range included (400, 416 with ``Content-Range: bytes */SIZE``).
 from __future__ import annotations
 
 import mimetypes
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
 from yinzi.api.deps import ContextDep
 from yinzi.errors import BadRequest, NotFound, YinziError
-from yinzi.storage import LocalStorage
+from yinzi.storage import LocalStorage, Storage
 from yinzi.storage.signing import verify
 
 PREFIX = "/files"
@@ -55,16 +59,51 @@ def _check_range(request: Request, size: int) -> None:
 @router.api_route("/files/{key:path}", methods=["GET", "HEAD"])
 def download(
     key: str, request: Request, ctx: ContextDep, expires: str = "", signature: str = ""
-) -> FileResponse:
+) -> Response:
     storage = ctx.storage
-    if not isinstance(storage, LocalStorage):
+    if isinstance(storage, LocalStorage):
+        verify(storage.secret, key, expires, signature)
+        path = storage.path(key)
+        if not path.is_file():
+            raise NotFound("this file no longer exists")
+        _check_range(request, path.stat().st_size)
+        return FileResponse(path, media_type=_media_type(key), filename=path.name, headers=_HEADERS)
+    secret: bytes | None = getattr(storage, "secret", None)
+    if secret is None or getattr(storage, "presign", False):
         raise NotFound("files are served by the object store")
-    verify(storage.secret, key, expires, signature)
-    path = storage.path(key)
-    if not path.is_file():
-        raise NotFound("this file no longer exists")
-    _check_range(request, path.stat().st_size)
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    # attachment (from filename=) and nosniff: an uploaded page is downloaded, never rendered
-    headers = {"X-Content-Type-Options": "nosniff"}
-    return FileResponse(path, media_type=media_type, filename=path.name, headers=headers)
+    verify(secret, key, expires, signature)
+    return _stream(storage, key, request)
+
+
+_HEADERS = {"X-Content-Type-Options": "nosniff"}
+"""attachment (from the file name) and nosniff: an uploaded page is downloaded, never rendered"""
+
+
+def _media_type(key: str) -> str:
+    return mimetypes.guess_type(key.rsplit("/", 1)[-1])[0] or "application/octet-stream"
+
+
+def _stream(storage: Storage, key: str, request: Request) -> Response:
+    """The object from the store, whole or one byte range (several ranges: the whole object)."""
+    size = storage.size(key)
+    _check_range(request, size)
+    name = key.rsplit("/", 1)[-1]
+    headers = {
+        **_HEADERS,
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": f"attachment; filename*=utf-8''{quote(name)}",
+    }
+    start, end, status = 0, size - 1, 200
+    wanted = request.headers.get("range")
+    if wanted is not None and "if-range" not in request.headers:
+        ranges = FileResponse._parse_range_header(wanted, size)
+        if len(ranges) == 1:
+            start, stop = ranges[0]
+            end, status = stop - 1, 206
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(end - start + 1)
+    media_type = _media_type(key)
+    if request.method == "HEAD" or size == 0:
+        return Response(status_code=status, headers=headers, media_type=media_type)
+    chunks = storage.open_read(key, start=start, end=end)
+    return StreamingResponse(chunks, status, headers=headers, media_type=media_type)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import quote, urlencode
 
 from yinzi.errors import NotFound, PayloadTooLarge
 from yinzi.storage.keys import is_prefix_of_keys
-from yinzi.storage.signing import sign
+from yinzi.storage.signing import signed_link
 
 CHUNK = 1024 * 1024
 
@@ -64,6 +63,18 @@ class LocalStorage:
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
+    def size(self, key: str) -> int:
+        path = self.path(key)
+        if not path.is_file():
+            raise NotFound("this file no longer exists")
+        return path.stat().st_size
+
+    def open_read(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        path = self.path(key)
+        if not path.is_file():
+            raise NotFound("this file no longer exists")
+        return _read_range(path, start, end)
+
     def delete_prefix(self, prefix: str) -> int:
         target = self.path(prefix.rstrip("/"))
         if target.is_dir():
@@ -76,6 +87,17 @@ class LocalStorage:
         return 0
 
     def url(self, key: str, *, ttl_seconds: int) -> str:
-        expires = int(time.time()) + ttl_seconds
-        query = urlencode({"expires": expires, "signature": sign(self.secret, key, expires)})
-        return f"{self.base_url}/files/{quote(key)}?{query}"
+        return signed_link(self.base_url, self.secret, key, ttl_seconds)
+
+
+def _read_range(path: Path, start: int, end: int | None) -> Iterator[bytes]:
+    with path.open("rb") as src:
+        src.seek(start)
+        left = None if end is None else end - start + 1
+        while left is None or left > 0:
+            chunk = src.read(CHUNK if left is None else min(CHUNK, left))
+            if not chunk:
+                return
+            if left is not None:
+                left -= len(chunk)
+            yield chunk

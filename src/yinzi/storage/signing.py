@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import re
 import time
+from urllib.parse import quote, urlencode
 
 from yinzi.errors import Forbidden
 
@@ -36,3 +37,10 @@ def verify(secret: bytes, key: str, expires: str, signature: str, now: float | N
         raise LinkInvalid()
     if (time.time() if now is None else now) > expires_at:
         raise LinkExpired()
+
+
+def signed_link(base_url: str, secret: bytes, key: str, ttl_seconds: int) -> str:
+    """A link to this server's ``/files/`` route for ``key``, valid for ``ttl_seconds``."""
+    expires = int(time.time()) + ttl_seconds
+    query = urlencode({"expires": expires, "signature": sign(secret, key, expires)})
+    return f"{base_url}/files/{quote(key)}?{query}"

@@ -1,0 +1,117 @@
+"""Retries against a flaky store: a TCP relay in front of SeaweedFS drops the first connections
+it gets; S3Storage's requests get through within ``max_attempts`` and fail clearly past it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from yinzi.settings import S3Settings
+from yinzi.storage.base import StorageUnavailable
+from yinzi.storage.s3 import S3Storage
+
+from seaweed import SeaweedServer
+
+
+class DroppingRelay:
+    """Forwards loopback connections to ``port``, closing the next ``drops`` ones unanswered."""
+
+    def __init__(self, port: int) -> None:
+        self.upstream = port
+        self.drops = 0
+        self.dropped = 0
+        self.live: list[socket.socket] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.drops > 0:
+                self.drops -= 1
+                self.dropped += 1
+                conn.recv(65536)
+                conn.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.upstream))
+            self.live += [conn, upstream]
+            for a, b in ((conn, upstream), (upstream, conn)):
+                threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
+
+    def drop_next(self, count: int) -> None:
+        """Cut every open connection, and close the next ``count`` new ones unanswered."""
+        self.drops = count
+        for sock in self.live:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.live.clear()
+
+    def close(self) -> None:
+        self.drop_next(0)
+        self.listener.close()
+
+
+def _pipe(src: socket.socket, dest: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dest.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (src, dest):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def relay(seaweed: SeaweedServer) -> Iterator[DroppingRelay]:
+    r = DroppingRelay(seaweed.ports["s3.port"])
+    yield r
+    r.close()
+
+
+def _storage(settings: S3Settings, relay: DroppingRelay, attempts: int) -> S3Storage:
+    settings.endpoint_url = f"http://127.0.0.1:{relay.port}"
+    settings.max_attempts = attempts
+    settings.presign = True
+    return S3Storage(settings, base_url="http://testserver", secret=b"s")
+
+
+def test_dropped_connections_are_retried(
+    s3_settings: S3Settings, relay: DroppingRelay, tmp_path: Path
+) -> None:
+    storage = _storage(s3_settings, relay, attempts=4)
+    src = tmp_path / "a.mp3"
+    src.write_bytes(b"retried")
+    relay.drop_next(2)
+    storage.put_file("results/R1/a/a.mp3", src)
+    relay.drop_next(2)
+    assert b"".join(storage.open_read("results/R1/a/a.mp3")) == b"retried"
+    assert relay.dropped == 4
+
+
+def test_past_max_attempts_the_error_is_clear_and_nothing_is_stored(
+    s3_settings: S3Settings, relay: DroppingRelay, tmp_path: Path
+) -> None:
+    storage = _storage(s3_settings, relay, attempts=2)
+    src = tmp_path / "a.mp3"
+    src.write_bytes(b"lost")
+    relay.drop_next(10)
+    with pytest.raises(StorageUnavailable, match="could not store a file"):
+        storage.put_file("results/R2/a/a.mp3", src)
+    assert 2 <= relay.dropped < 10  # tried again, then gave up (urllib3 may redial a cut socket)
+    relay.drop_next(0)
+    assert not storage.exists("results/R2/a/a.mp3")
