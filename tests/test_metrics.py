@@ -4,6 +4,7 @@ scrape time, the token, and the multi-process mode."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -222,4 +223,6 @@ def test_multiprocess_mode_sums_every_process(tmp_path: Path) -> None:
         scraped, "yinzi_order_duration_seconds_count", type="text-to-music", status="finish"
     )
     assert count == 1
-    assert any(name.suffix == ".db" for name in shared.iterdir())
+    host = socket.gethostname().replace("_", "-")
+    files = [path.name for path in shared.iterdir()]
+    assert files and all(name.endswith(".db") and f"_{host}-" in name for name in files), files

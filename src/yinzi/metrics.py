@@ -9,7 +9,8 @@ Invariants:
 - With ``PROMETHEUS_MULTIPROC_DIR`` set (before any Yinzi process starts, to an empty folder
   every process of the installation shares), each process writes its samples there and a scrape
   of any API process sums them across API processes and workers; without it a scrape shows this
-  process alone.
+  process alone. Files are named by host name and process id, so containers that share the
+  folder through a volume (and reuse the same small process ids) never write to the same file.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import socket
 from collections.abc import Callable, Iterator
 
 from prometheus_client import (
@@ -26,6 +28,7 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    values,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import event, func, select
@@ -35,6 +38,15 @@ from yinzi.db import Database
 from yinzi.db.models import Order
 
 log = logging.getLogger(__name__)
+
+
+def process_identifier() -> str:
+    """This process's name in the multi-process folder: host name and process id."""
+    return f"{socket.gethostname().replace('_', '-')}-{os.getpid()}"
+
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    values.ValueClass = values.MultiProcessValue(process_identifier)  # type: ignore[no-untyped-call]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 ACTIVE_STATUSES = ("pending", "processing")
