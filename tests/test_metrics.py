@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -166,6 +167,7 @@ def test_the_metrics_token_is_required_when_set(tmp_path: Path, ctx: Context) ->
 
 
 WORKER_PROCESS = """
+from datetime import timedelta
 from pathlib import Path
 from helpers import make_settings, new_user
 from yinzi.context import Context
@@ -187,6 +189,7 @@ assert worker.run_once()
 """
 
 API_PROCESS = """
+from datetime import timedelta
 from pathlib import Path
 from fastapi.testclient import TestClient
 from helpers import make_settings
@@ -226,3 +229,20 @@ def test_multiprocess_mode_sums_every_process(tmp_path: Path) -> None:
     host = socket.gethostname().replace("_", "-")
     files = [path.name for path in shared.iterdir()]
     assert files and all(name.endswith(".db") and f"_{host}-" in name for name in files), files
+
+
+def test_an_order_past_its_deadline_is_counted_as_timeout(
+    client: TestClient, ctx: Context, user: User
+) -> None:
+    before = scrape(client)
+    with ctx.db.write() as session:
+        account = accounts.find(session, user.email)
+        order = orders.create(session, ctx.settings, account, "text-to-music", "", {}, hold=2)
+        order.deadline_at = order.created_at - timedelta(seconds=1)
+    assert orders.expire_overdue(ctx.db, ctx.settings) == [order.order_no]
+    after = scrape(client)
+    labels = {"type": "text-to-music", "status": "timeout"}
+    ended = value(after, "yinzi_orders_ended_total", **labels)
+    assert ended - value(before, "yinzi_orders_ended_total", **labels) == 1
+    released = value(after, "yinzi_credits_moved_total", kind="release")
+    assert released - value(before, "yinzi_credits_moved_total", kind="release") == 2
