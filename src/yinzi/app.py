@@ -13,7 +13,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from yinzi import __version__, console
-from yinzi.api import deps, files, open_v1, openapi, text_to_music, vocal_removal
+from yinzi.api import deps, files, open_v1, openapi, ops, text_to_music, vocal_removal
 from yinzi.api.limits import MULTIPART_SLACK, BodyLimit
 from yinzi.context import Context
 from yinzi.dialects import register_callbacks
@@ -212,9 +211,5 @@ def create_app(
     app.include_router(files.router)
     openapi.install(app)
     console.install(app)
-
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__}
-
+    ops.install(app, settings, context)
     return app

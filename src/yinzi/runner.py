@@ -26,7 +26,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 
-from yinzi import media
+from yinzi import media, metrics
 from yinzi.context import Context
 from yinzi.db.models import Order
 from yinzi.errors import Cancelled, InputTooLarge, YinziError
@@ -63,6 +63,7 @@ def run_order(ctx: Context, order_no: str) -> bool:
     order, token = claimed
     prefix = f"results/{order_no}/{token[:12]}/"
     log.info("order %s claimed (attempt %d)", order_no, order.attempts)
+    started, outcome = time.perf_counter(), "failed"
     try:
         with Lease(ctx, order_no, token) as lease:
             results, done = _process(ctx, order, prefix, lease)
@@ -70,12 +71,16 @@ def run_order(ctx: Context, order_no: str) -> bool:
                 ctx.db, ctx.settings, order_no, token, results, done.seconds, done.price
             )
         log.info("order %s finished, cost %d", order_no, cost)
+        outcome = "finish"
     except StaleClaim:
+        outcome = "stale"
         log.warning("order %s was taken from this worker; its results are discarded", order_no)
         ctx.storage.delete_prefix(prefix)
     except Exception as exc:
         ctx.storage.delete_prefix(prefix)
         _fail(ctx, order_no, token, exc)
+    duration = time.perf_counter() - started
+    metrics.ORDER_DURATION.labels(order.order_type, outcome).observe(duration)
     return True
 
 
@@ -110,7 +115,12 @@ def _process(
         else:  # music: its task reports the bars made
             total = float(order.options.get("length") or 0)
         lease.enter(TASK_STAGES[family], total)
-        result = task(ctx.settings, order, source, work, lease.check)
+        started = time.perf_counter()
+        try:
+            result = task(ctx.settings, order, source, work, lease.check)
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.ENGINE_SECONDS.labels(order.order_type).observe(elapsed)
         lease.enter(Stage.STORING)
         results = []
         for output in result.outputs:

@@ -358,6 +358,12 @@ class Settings(BaseSettings):
         description="Engine for extract-text orders (auto: faster-whisper when its model is "
         "installed, else PocketSphinx).",
     )
+    metrics_token: str | None = Field(
+        None, description="Bearer token `/metrics` requires (unset: the endpoint is open)."
+    )
+    health_timeout_seconds: float = Field(
+        2.0, gt=0, description="Time each `/healthz` check may take before it counts as failed."
+    )
     whisper: WhisperSettings = WhisperSettings()
     links: LinkSettings = LinkSettings()
     demucs: DemucsSettings = DemucsSettings()

@@ -346,5 +346,17 @@ SUCCESS: dict[str, Schema] = {
             "data": {"type": "array", "items": ref("MusicTask")},
         }
     ),
-    "Health": obj({"status": {"const": "ok"}, "version": STRING}),
+    "Health": obj(
+        {
+            "status": {"enum": ["ok", "degraded"]},
+            "ready": {"type": "boolean"},
+            "version": STRING,
+            "checks": {
+                "type": "object",
+                "additionalProperties": obj(
+                    {"ok": {"type": "boolean"}, "ms": {"type": "number"}, "error": NULLABLE_STRING}
+                ),
+            },
+        }
+    ),
 }

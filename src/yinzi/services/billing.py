@@ -30,6 +30,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from yinzi import metrics
 from yinzi.db.models import Balance, LedgerEntry, Order
 from yinzi.errors import InsufficientCredits
 
@@ -82,6 +83,7 @@ def _post(
             note=note,
         )
     )
+    metrics.credits_moved(session, kind, available, held)
 
 
 def open_account(session: Session, account_id: int) -> None:

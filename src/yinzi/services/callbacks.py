@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from yinzi import metrics
 from yinzi.db import utcnow
 from yinzi.db.models import Account, Order
 from yinzi.errors import (
@@ -268,3 +269,5 @@ def _record(ctx: Context, order: Order, status: int, error: str, final: bool = F
         values = {"callback_error": error, "callback_next_at": utcnow() + timedelta(seconds=delay)}
     with ctx.db.write() as session:
         session.execute(update(Order).where(Order.order_no == order.order_no).values(**values))
+        outcome = str(values.get("callback_state") or "retry")
+        metrics.on_commit(session, lambda: metrics.callback_outcome(outcome))

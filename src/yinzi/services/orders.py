@@ -36,6 +36,7 @@ from sqlalchemy import case, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from yinzi import metrics
 from yinzi.db import Database, utcnow
 from yinzi.db.models import Account, Balance, Order, Upload
 from yinzi.errors import (
@@ -215,6 +216,7 @@ def create(
     billing.hold(
         session, order, settings.prices.for_type(order_type).minimum if hold is None else hold
     )
+    metrics.order_created(session, order_type)
     return order
 
 
@@ -437,6 +439,7 @@ def finish(
             price = settings.prices.for_type(order.order_type).for_duration(seconds)
         billing.hold_up_to(session, order, price)
         billing.capture(session, order, price)
+        metrics.order_ended(session, order.order_type, OrderStatus.FINISH)
         return price
 
 
@@ -448,6 +451,7 @@ def fail(
         ended = _ending(OrderStatus.FAILED, now, reason=reason, error_code=code)
         order = _cas(session, order_no, token, **ended)
         billing.release(session, order)
+        metrics.order_ended(session, order.order_type, OrderStatus.FAILED)
 
 
 def expire_overdue(db: Database, settings: Settings) -> list[str]:
@@ -493,6 +497,7 @@ def _end_active(
         order = session.get(Order, order_no, populate_existing=True)
         assert order is not None
         billing.release(session, order)
+        metrics.order_ended(session, order.order_type, status)
         return True
 
 
@@ -560,6 +565,7 @@ def cancel(db: Database, account: Account, order_no: str) -> None:
         if ended == 1:
             session.refresh(order)
             billing.release(session, order)
+            metrics.order_ended(session, order.order_type, OrderStatus.FAILED)
             return
         marked = session.execute(
             update(Order)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -59,6 +61,16 @@ class LocalStorage:
         if not path.is_file():
             raise NotFound("the uploaded file no longer exists")
         return path
+
+    def check(self) -> None:
+        """Raise unless the root folder takes a new file (written, read back and removed)."""
+        probe = self.root / f".healthz-{os.getpid()}-{threading.get_ident()}"
+        try:
+            probe.write_bytes(b"ok")
+            if probe.read_bytes() != b"ok":
+                raise OSError(f"{self.root} did not return what was written")
+        finally:
+            probe.unlink(missing_ok=True)
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()

@@ -185,6 +185,10 @@ class S3Storage:
         )
         return dest
 
+    def check(self) -> None:
+        """Raises unless the bucket answers (for ``/healthz``): one HEAD request."""
+        self.client.head_bucket(Bucket=self.bucket)
+
     def exists(self, key: str) -> bool:
         try:
             self.size(key)
