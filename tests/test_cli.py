@@ -352,8 +352,7 @@ def _signs_in(email: str, password: str) -> bool:
 
     ctx = Context.build(Settings())
     try:
-        with ctx.db.write() as s:
-            passwords.sign_in(s, email, password, "127.0.0.1", ctx.settings)
+        passwords.sign_in(ctx.db, email, password, "127.0.0.1", ctx.settings)
         return True
     except SignInRefused:
         return False
@@ -391,8 +390,7 @@ def test_a_set_password_link_is_printed_and_works_once() -> None:
     assert url.startswith(f"{Settings().base_url}/console/set-password/")
     token = url.rsplit("/", 1)[1]
     ctx = Context.build(Settings())
-    with ctx.db.write() as s:
-        passwords.use_link(s, token, "chosen by link")
+    passwords.use_link(ctx.db, token, "chosen by link")
     ctx.close()
     assert _signs_in("lin@example.com", "chosen by link")
     again = _run("accounts", "set-password", "lin@example.com", "--link").strip()

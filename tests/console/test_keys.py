@@ -70,7 +70,7 @@ def test_the_page_says_how_to_use_each_dialect(server: Server, page: Page) -> No
 def test_another_accounts_key_cannot_be_revoked(server: Server, page: Page) -> None:
     other = make_person(server)
     with server.ctx.db.read() as s:
-        their_key = accounts.list_keys(s, accounts.get(s, other.id))[0].id
+        their_key = accounts.list_keys(s, accounts.by_id(s, other.id))[0].id
     signed_in(page, make_person(server))
     token = page.locator('meta[name="csrf-token"]').get_attribute("content") or ""
     refused = page.request.post(f"/console/keys/{their_key}/revoke", form={"csrf_token": token})

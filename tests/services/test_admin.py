@@ -135,7 +135,7 @@ def test_a_new_account_starts_empty_with_a_key(db: Database) -> None:
     with db.write() as session, pytest.raises(BadRequest, match="already exists"):
         admin.create_account(session, "new@example.com")
     with db.write() as session, pytest.raises(BadRequest):
-        admin.create_account(session, "a@" + "b" * admin.MAX_EMAIL_CHARS)
+        admin.create_account(session, "a@" + "b" * accounts.MAX_EMAIL_CHARS)
 
 
 def test_every_order_is_listed_with_its_account_and_filtered(

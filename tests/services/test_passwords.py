@@ -24,14 +24,13 @@ def _with_password(ctx: Context, user: User) -> None:
 
 
 def _sign_in(ctx: Context, email: str, password: str, address: str = "10.0.0.1") -> Account:
-    with ctx.db.write() as s:
-        return passwords.sign_in(s, email, password, address, ctx.settings)
+    return passwords.sign_in(ctx.db, email, password, address, ctx.settings)
 
 
 def test_only_an_argon2_hash_is_stored(ctx: Context, user: User) -> None:
     _with_password(ctx, user)
     with ctx.db.read() as s:
-        stored = accounts.get(s, user.id).password_hash
+        stored = accounts.by_id(s, user.id).password_hash
     assert stored is not None and stored.startswith("$argon2id$") and PASSWORD not in stored
     assert _sign_in(ctx, user.email.upper(), PASSWORD).id == user.id
 
@@ -57,7 +56,7 @@ def test_every_refusal_says_the_same_thing(ctx: Context, user: User) -> None:
         other, _ = accounts.create_account(s, "nopass@example.com")
         disabled, _ = accounts.create_account(s, "off@example.com")
         passwords.set_password(s, disabled.id, PASSWORD)
-        accounts.get(s, disabled.id).disabled_at = utcnow()
+        accounts.by_id(s, disabled.id).disabled_at = utcnow()
     messages = set()
     for email, password in [
         (user.email, "wrong password"),
@@ -108,23 +107,22 @@ def test_a_set_password_link_works_once_and_stores_only_a_hash(ctx: Context, use
         token = passwords.issue_link(s, user.id)
     with ctx.db.read() as s:
         assert all(row.token_hash != token for row in s.query(PasswordToken))
-    with ctx.db.write() as s:
-        passwords.use_link(s, token, PASSWORD)
+    passwords.use_link(ctx.db, token, PASSWORD)
     assert _sign_in(ctx, user.email, PASSWORD).id == user.id
-    with ctx.db.write() as s, pytest.raises(passwords.LinkInvalid):
-        passwords.use_link(s, token, "another password")
+    with pytest.raises(passwords.LinkInvalid):
+        passwords.use_link(ctx.db, token, "another password")
 
 
 def test_an_expired_link_is_refused(ctx: Context, user: User) -> None:
     with ctx.db.write() as s:
         token = passwords.issue_link(s, user.id, hours=-1)
-    with ctx.db.write() as s, pytest.raises(passwords.LinkInvalid):
-        passwords.use_link(s, token, PASSWORD)
+    with pytest.raises(passwords.LinkInvalid):
+        passwords.use_link(ctx.db, token, PASSWORD)
 
 
 def test_a_disabled_accounts_keys_stop_working(ctx: Context, user: User) -> None:
     with ctx.db.write() as s:
-        accounts.get(s, user.id).disabled_at = utcnow()
+        accounts.by_id(s, user.id).disabled_at = utcnow()
     with ctx.db.read() as s, pytest.raises(Unauthorized):
         accounts.authenticate(s, user.key)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from yinzi.api.deps import ContextDep
@@ -19,7 +19,7 @@ from yinzi.console.forms import MAX_NEXT_CHARS, alert, client_address, local_nex
 from yinzi.console.render import page
 from yinzi.errors import BadRequest, NotFound, SignInLocked, SignInRefused
 from yinzi.services import accounts, console_sessions, passwords
-from yinzi.services.passwords import MAX_EMAIL_CHARS
+from yinzi.services.accounts import MAX_EMAIL_CHARS
 from yinzi.settings import Settings
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
@@ -27,6 +27,7 @@ router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 PASSWORD_FIELD = Annotated[str, Form(max_length=passwords.MAX_CHARS)]
 EMAIL_FIELD = Annotated[str, Form(max_length=MAX_EMAIL_CHARS)]
 NEXT_FIELD = Annotated[str, Form(max_length=MAX_NEXT_CHARS)]
+TOKEN_PATH = Annotated[str, Path(max_length=passwords.MAX_TOKEN_CHARS)]
 
 
 def secure_cookies(settings: Settings) -> bool:
@@ -74,12 +75,12 @@ def sign_in(
 ) -> Response:
     settings = ctx.settings
     try:
-        with ctx.db.write() as session:
-            account = passwords.sign_in(session, email, password, client_address(request), settings)
-            token, _ = console_sessions.start(session, account, settings.console.session_hours)
+        account = passwords.sign_in(ctx.db, email, password, client_address(request), settings)
     except (SignInRefused, SignInLocked) as exc:
         values = {"next": local_next(next), "email": email, "alert": alert(request, exc.message)}
         return _sign_in_form(request, values, status=exc.status)
+    with ctx.db.write() as session:
+        token, _ = console_sessions.start(session, account, settings.console.session_hours)
     return _signed_in(settings, token, local_next(next))
 
 
@@ -122,12 +123,12 @@ def sign_up(
     _require_signup(settings)
     try:
         _same(password, confirm)
-        passwords.check_strength(password)
+        digest = passwords.new_hash(password)
         with ctx.db.write() as session:
             account, _ = accounts.create_account(
                 session, email, credits=settings.console.signup_credits
             )
-            passwords.set_password(session, account.id, password)
+            passwords.store_hash(session, account.id, digest)
             token, _ = console_sessions.start(session, account, settings.console.session_hours)
     except BadRequest as exc:
         values = {"email": email, "alert": alert(request, exc.message)}
@@ -156,16 +157,16 @@ def change_password(
 ) -> Response:
     try:
         _same(new, confirm)
-        with ctx.db.write() as session:
-            passwords.change_password(session, viewer.account_id, current, new)
-            console_sessions.end_all(session, viewer.account_id, keep=viewer.token_hash)
+        passwords.change_password(
+            ctx.db, viewer.account_id, current, new, keep_session=viewer.token_hash
+        )
     except BadRequest as exc:
         return page(request, "password.html", {"alert": alert(request, exc.message)}, status=400)
     return page(request, "password.html", {"changed": True})
 
 
 @router.get("/set-password/{token}")
-def set_password_page(request: Request, ctx: ContextDep, token: str) -> Response:
+def set_password_page(request: Request, ctx: ContextDep, token: TOKEN_PATH) -> Response:
     try:
         with ctx.db.read() as session:
             email = passwords.link_account(session, token).email
@@ -179,7 +180,7 @@ def set_password_page(request: Request, ctx: ContextDep, token: str) -> Response
 def set_password(
     request: Request,
     ctx: ContextDep,
-    token: str,
+    token: TOKEN_PATH,
     new: PASSWORD_FIELD = "",
     confirm: PASSWORD_FIELD = "",
 ) -> Response:
@@ -188,9 +189,7 @@ def set_password(
         with ctx.db.read() as session:
             email = passwords.link_account(session, token).email
         _same(new, confirm)
-        with ctx.db.write() as session:
-            account = passwords.use_link(session, token, new)
-            console_sessions.end_all(session, account.id)
+        passwords.use_link(ctx.db, token, new)
     except BadRequest as exc:
         values = {"email": email, "invalid": not email, "alert": alert(request, exc.message)}
         return page(request, "set_password.html", values, status=400)

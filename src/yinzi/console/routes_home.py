@@ -32,7 +32,7 @@ LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 def overview(request: Request, ctx: ContextDep, viewer: ViewerDep) -> Response:
     lang = i18n.negotiate(request)
     with ctx.db.read() as session:
-        account = accounts.get(session, viewer.account_id)
+        account = accounts.by_id(session, viewer.account_id)
         balance = billing.balance(session, account.id)
         recent, total = orders.page(session, account, 1, RECENT_ORDERS)
         has_key = any(key.revoked_at is None for key in accounts.list_keys(session, account))
@@ -81,7 +81,7 @@ def feed(
     lang = i18n.negotiate(request)
     found: list[dict[str, Any]] = []
     with ctx.db.read() as session:
-        account = accounts.get(session, viewer.account_id)
+        account = accounts.by_id(session, viewer.account_id)
         for number in dict.fromkeys(no):
             try:
                 order = orders.get(session, account, number)

@@ -40,7 +40,7 @@ def create_key(
 ) -> Response:
     try:
         with ctx.db.write() as session:
-            key = accounts.create_key(session, accounts.get(session, viewer.account_id), name)
+            key = accounts.create_key(session, accounts.by_id(session, viewer.account_id), name)
     except BadRequest as exc:
         extra = {"alert": alert(request, exc.message), "name": name}
         return _keys(request, ctx, viewer.account_id, extra, status=400)
@@ -65,7 +65,7 @@ def _keys(
     status: int = 200,
 ) -> Response:
     with ctx.db.read() as session:
-        rows = accounts.list_keys(session, accounts.get(session, account_id))
+        rows = accounts.list_keys(session, accounts.by_id(session, account_id))
     values = {
         "keys": rows,
         "usage": usage(ctx.settings.base_url),

@@ -18,6 +18,8 @@ from yinzi.errors import BadRequest, NotFound, Unauthorized
 from yinzi.services import billing
 
 KEY_PREFIX = "yz_"
+MAX_EMAIL_CHARS = 320
+"""The longest email address an account may have (RFC 5321's 64 + 1 + 255)."""
 MAX_KEY_CHARS = 200
 """No key is longer; a longer one is refused without a database query."""
 
@@ -39,6 +41,8 @@ def create_account(
     email = email.strip().lower()
     if "@" not in email:
         raise BadRequest(f"not an email address: {email!r}")
+    if len(email) > MAX_EMAIL_CHARS:
+        raise BadRequest(f"an email address has at most {MAX_EMAIL_CHARS} characters")
     account = Account(email=email, is_admin=is_admin)
     try:
         with session.begin_nested():
@@ -193,10 +197,3 @@ def revoke_key(session: Session, key_id: int) -> ApiKey:
 
 def count(session: Session) -> int:
     return int(session.execute(select(func.count()).select_from(Account)).scalar_one())
-
-
-def get(session: Session, account_id: int) -> Account:
-    account = session.get(Account, account_id)
-    if account is None:
-        raise NotFound(f"no account with id {account_id}")
-    return account

@@ -18,10 +18,9 @@ from sqlalchemy.orm import Session
 from yinzi.db import utcnow
 from yinzi.db.models import Account, ApiKey, Balance, Order
 from yinzi.errors import BadRequest, NotFound
-from yinzi.services import accounts, billing, console_sessions
+from yinzi.services import accounts, billing, console_sessions, passwords
 from yinzi.services.orders import OrderStatus
 
-MAX_EMAIL_CHARS = 320
 MAX_NOTE_CHARS = 200
 MAX_CREDITS = 1_000_000_000
 """The most credits one grant or revoke moves (a typo guard, not a business rule)."""
@@ -45,8 +44,8 @@ class AccountRow:
 class NewAccount:
     id: int
     email: str
-    link_token: str | None
-    """A one-time set-password token (None where passwords cannot be set from a link)."""
+    link_token: str
+    """A one-time set-password token, shown once."""
 
 
 @dataclass(frozen=True)
@@ -160,28 +159,14 @@ def get_account(session: Session, account_id: int) -> AccountRow:
 
 
 def create_account(session: Session, email: str, *, is_admin: bool = False) -> NewAccount:
-    """A new account (with no credits) and, where passwords exist, a one-time set-password
-    token for it."""
-    if len(email) > MAX_EMAIL_CHARS:
-        raise BadRequest(f"an email address has at most {MAX_EMAIL_CHARS} characters")
+    """A new account (with no credits) and a one-time set-password token for it."""
     account, _key = accounts.create_account(session, email, is_admin=is_admin)
-    return NewAccount(account.id, account.email, _link_token(session, account.id))
-
-
-def _link_token(session: Session, account_id: int) -> str | None:
-    try:
-        from yinzi.services import passwords  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    issue = getattr(passwords, "issue_link", None)
-    return None if issue is None else str(issue(session, account_id))
+    return NewAccount(account.id, account.email, passwords.issue_link(session, account.id))
 
 
 def set_disabled(session: Session, account_id: int, disabled: bool, *, actor_id: int) -> None:
     """Disable (ending its console sessions) or enable an account; never the actor's own."""
-    account = session.get(Account, account_id)
-    if account is None:
-        raise NotFound(f"no account with id {account_id}")
+    account = accounts.by_id(session, account_id)
     if disabled and account_id == actor_id:
         raise BadRequest("you cannot disable your own account")
     if disabled:
@@ -209,6 +194,10 @@ def _check_move(session: Session, account_id: int, credits: int, note: str) -> N
         raise BadRequest(f"credits must be a whole number from 1 to {MAX_CREDITS}")
     if len(note) > MAX_NOTE_CHARS:
         raise BadRequest(f"a note has at most {MAX_NOTE_CHARS} characters")
+
+
+def order_count(session: Session) -> int:
+    return int(session.execute(select(func.count()).select_from(Order)).scalar_one())
 
 
 def orders_page(

@@ -13,6 +13,11 @@ Invariants:
   clears its email's failures.
 - A set-password link holds a random token of which only the SHA-256 is stored; it works once,
   before it expires.
+- Setting a password through a link or changing it ends the account's console sessions (but the
+  one changing it).
+- Argon2 work (about 0.1 s a hash) never runs inside a write transaction: SQLite has one writer,
+  and a sign-in form anyone can post must not hold it. :func:`sign_in`, :func:`use_link` and
+  :func:`change_password` take the database and read, hash, then write briefly.
 """
 
 from __future__ import annotations
@@ -27,15 +32,18 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from yinzi.db import utcnow
+from yinzi.db import Database, utcnow
 from yinzi.db.models import Account, PasswordToken, SignInAttempt
-from yinzi.errors import BadRequest, NotFound, SignInLocked, SignInRefused
+from yinzi.errors import BadRequest, SignInLocked, SignInRefused
+from yinzi.services import accounts, console_sessions
+from yinzi.services.accounts import MAX_EMAIL_CHARS
 from yinzi.settings import Settings
 
 MIN_CHARS = 8
 MAX_CHARS = 200
-MAX_EMAIL_CHARS = 320
 MAX_TOKEN_CHARS = 100
+LINK_HOURS = 24
+"""How long a set-password link works."""
 
 
 class LinkInvalid(BadRequest):
@@ -63,28 +71,31 @@ def check_strength(password: str) -> None:
         raise BadRequest(f"The password must have at most {MAX_CHARS} characters.")
 
 
-def set_password(session: Session, account_id: int, password: str) -> None:
+def new_hash(password: str) -> str:
+    """The hash to store for ``password`` (BadRequest when it is too short or too long)."""
     check_strength(password)
-    account = session.get(Account, account_id)
-    if account is None:
-        raise NotFound(f"no account with id {account_id}")
-    account.password_hash = hasher().hash(password)
+    return hasher().hash(password)
+
+
+def store_hash(session: Session, account_id: int, digest: str) -> None:
+    accounts.by_id(session, account_id).password_hash = digest
     session.flush()
 
 
-def verify(account: Account, password: str) -> bool:
-    """Whether ``password`` is the account's; rehashes it when the parameters changed."""
-    stored = account.password_hash
+def set_password(session: Session, account_id: int, password: str) -> None:
+    """Hash and store in one go, for the command line (which holds no server's lock)."""
+    store_hash(session, account_id, new_hash(password))
+
+
+def verify(stored: str | None, password: str) -> bool:
+    """Whether ``password`` matches the stored hash (one argon2 verification either way)."""
     if stored is None or len(password) > MAX_CHARS:
         _spend_a_verification(password)
         return False
     try:
-        hasher().verify(stored, password)
+        return bool(hasher().verify(stored, password))
     except (VerificationError, InvalidHashError):
         return False
-    if hasher().check_needs_rehash(stored):
-        account.password_hash = hasher().hash(password)
-    return True
 
 
 def _spend_a_verification(password: str) -> None:
@@ -94,29 +105,34 @@ def _spend_a_verification(password: str) -> None:
         pass
 
 
-def sign_in(
-    session: Session, email: str, password: str, address: str, settings: Settings
-) -> Account:
+def sign_in(db: Database, email: str, password: str, address: str, settings: Settings) -> Account:
     """The account whose email and password these are; else SignInRefused or SignInLocked.
 
-    A refusal commits the failure it records before raising, so that a caller's rollback keeps
-    it counted.
+    A hash made with older parameters is replaced on success; a refusal is recorded as a failure.
     """
     email = email.strip().lower()[:MAX_EMAIL_CHARS]
     address = address[:64]
     console = settings.console
     since = utcnow() - timedelta(minutes=console.lockout_minutes)
-    if _failures(session, email, address, since) >= console.sign_in_attempts:
-        raise SignInLocked(retry_after=int(console.lockout_minutes * 60))
-    account = session.execute(select(Account).where(Account.email == email)).scalar_one_or_none()
+    with db.read() as session:
+        if _failures(session, email, address, since) >= console.sign_in_attempts:
+            raise SignInLocked(retry_after=int(console.lockout_minutes * 60))
+        account = session.execute(
+            select(Account).where(Account.email == email)
+        ).scalar_one_or_none()
+    stored = account.password_hash if account is not None else None
+    if account is not None and verify(stored, password) and account.disabled_at is None:
+        assert stored is not None
+        rehashed = hasher().hash(password) if hasher().check_needs_rehash(stored) else None
+        with db.write() as session:
+            session.execute(delete(SignInAttempt).where(SignInAttempt.email == email))
+            if rehashed is not None:
+                store_hash(session, account.id, rehashed)
+        return account
     if account is None:
         _spend_a_verification(password)
-    elif verify(account, password) and account.disabled_at is None:
-        session.execute(delete(SignInAttempt).where(SignInAttempt.email == email))
-        session.flush()
-        return account
-    session.add(SignInAttempt(email=email, address=address))
-    session.commit()
+    with db.write() as session:
+        session.add(SignInAttempt(email=email, address=address))
     raise SignInRefused()
 
 
@@ -142,10 +158,9 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_link(session: Session, account_id: int, hours: float = 24) -> str:
+def issue_link(session: Session, account_id: int, hours: float = LINK_HOURS) -> str:
     """A new one-time set-password token for the account (shown once; only its hash is kept)."""
-    if session.get(Account, account_id) is None:
-        raise NotFound(f"no account with id {account_id}")
+    accounts.by_id(session, account_id)
     token = secrets.token_urlsafe(32)
     session.add(
         PasswordToken(
@@ -176,35 +191,45 @@ def link_account(session: Session, token: str) -> Account:
     return row[1]
 
 
-def use_link(session: Session, token: str, password: str) -> Account:
-    """Set the password of the link's account and spend the link (every other link of the
-    account too); returns the account."""
-    account = link_account(session, token)
-    set_password(session, account.id, password)
-    now = utcnow()
-    spent = session.execute(
-        update(PasswordToken)
-        .where(PasswordToken.token_hash == _hash(token), PasswordToken.used_at.is_(None))
-        .values(used_at=now)
-    ).rowcount  # type: ignore[attr-defined]
-    if spent != 1:
-        raise LinkInvalid()
-    session.execute(
-        update(PasswordToken)
-        .where(PasswordToken.account_id == account.id, PasswordToken.used_at.is_(None))
-        .values(used_at=now)
-    )
-    return account
+def use_link(db: Database, token: str, password: str) -> Account:
+    """Set the password of the link's account, spend the link (and every other link of the
+    account) and end the account's console sessions; returns the account."""
+    with db.read() as session:
+        account_id = link_account(session, token).id
+    digest = new_hash(password)
+    with db.write() as session:
+        now = utcnow()
+        spent = session.execute(
+            update(PasswordToken)
+            .where(
+                PasswordToken.token_hash == _hash(token),
+                PasswordToken.used_at.is_(None),
+                PasswordToken.expires_at > now,
+            )
+            .values(used_at=now)
+        ).rowcount  # type: ignore[attr-defined]
+        if spent != 1:  # used by a concurrent request since it was read
+            raise LinkInvalid()
+        session.execute(
+            update(PasswordToken)
+            .where(PasswordToken.account_id == account_id, PasswordToken.used_at.is_(None))
+            .values(used_at=now)
+        )
+        store_hash(session, account_id, digest)
+        console_sessions.end_all(session, account_id)
+        return accounts.by_id(session, account_id)
 
 
-def has_password(session: Session, account_id: int) -> bool:
-    account = session.get(Account, account_id)
-    return account is not None and account.password_hash is not None
-
-
-def change_password(session: Session, account_id: int, current: str, new: str) -> None:
-    """Replace the password after checking the current one (BadRequest when it is wrong)."""
-    account = session.get(Account, account_id)
-    if account is None or not verify(account, current):
+def change_password(
+    db: Database, account_id: int, current: str, new: str, keep_session: str | None = None
+) -> None:
+    """Replace the password after checking the current one (BadRequest when it is wrong), and
+    end the account's other console sessions (all but ``keep_session``, a session's hash)."""
+    with db.read() as session:
+        stored = accounts.by_id(session, account_id).password_hash
+    if not verify(stored, current):
         raise BadRequest("The current password is wrong.")
-    set_password(session, account_id, new)
+    digest = new_hash(new)
+    with db.write() as session:
+        store_hash(session, account_id, digest)
+        console_sessions.end_all(session, account_id, keep=keep_session)
