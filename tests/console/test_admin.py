@@ -83,7 +83,10 @@ def test_an_operator_creates_an_account_grants_and_revokes_credits_and_disables_
         newcomer = accounts.find(session, "newcomer@example.com")
         token, _ = console_sessions.start(session, newcomer, 1)
         notes = [(e.kind, e.available_delta, e.note) for e in billing.entries(session, newcomer.id)]
-    assert notes == [("grant", 250, "welcome bonus"), ("revoke", -50, None)]
+    assert notes == [
+        ("grant", 250, "welcome bonus"),
+        ("revoke", -50, "revoked by an administrator"),
+    ]
     page.get_by_role("button", name="Disable account").click()
     expect(page.get_by_role("status")).to_contain_text("The account is disabled")
     expect(page.locator("#state")).to_contain_text("Disabled since")
@@ -274,3 +277,28 @@ def test_an_unknown_account_is_the_404_page(client: TestClient, ctx: Context) ->
     form = {"credits": "5", "csrf_token": boss.csrf}
     missing = client.post("/console/admin/accounts/4242/credits", data=form, headers=boss.cookies())
     assert missing.status_code == 404
+
+
+def test_an_accounts_orders_are_exactly_that_accounts(client: TestClient, ctx: Context) -> None:
+    boss = visitor(ctx, 0, admin=True)
+    made: dict[str, tuple[int, list[str]]] = {}
+    with ctx.db.write() as session:
+        for email, count in (("ann@example.com", 11), ("joann@example.com", 1)):
+            account, _ = accounts.create_account(session, email, credits=1000)
+            numbers = [
+                orders.create(
+                    session, ctx.settings, account, "extract-voice", "https://example.com/a.mp3", {}
+                ).order_no
+                for _ in range(count)
+            ]
+            made[email] = (account.id, numbers)
+    ann_id, ann_orders = made["ann@example.com"]
+    joann_order = made["joann@example.com"][1][0]
+    page = client.get(f"/console/admin/accounts/{ann_id}", headers=boss.cookies())
+    assert f'href="/console/admin/orders?account={ann_id}"' in page.text
+    listed = client.get(f"/console/admin/orders?account={ann_id}", headers=boss.cookies()).text
+    assert all(number in listed for number in ann_orders)
+    assert joann_order not in listed
+    assert f'name="account" value="{ann_id}"' in listed
+    by_email = client.get("/console/admin/orders?email=ann@example.com", headers=boss.cookies())
+    assert joann_order in by_email.text  # the email filter matches any part of an address

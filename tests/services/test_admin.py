@@ -92,7 +92,10 @@ def test_an_operator_grants_and_revokes_credits_with_a_note(db: Database) -> Non
             .where(LedgerEntry.account_id == ann.id)
             .order_by(LedgerEntry.id)
         ).all()
-    assert notes[1:] == [("grant", 90, "refund for the outage"), ("revoke", -30, None)]
+    assert notes[1:] == [
+        ("grant", 90, "refund for the outage"),
+        ("revoke", -30, "revoked by an administrator"),
+    ]
     with db.write() as session, pytest.raises(InsufficientCredits):
         admin.revoke(session, ann.id, 71, "too much")
     for bad in (0, -5, admin.MAX_CREDITS + 1):

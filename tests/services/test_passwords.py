@@ -155,3 +155,19 @@ def test_old_failures_are_purged(ctx: Context, user: User) -> None:
         assert passwords.purge_attempts(s, ctx.settings) == 0  # still counted
         s.execute(update(SignInAttempt).values(created_at=utcnow() - timedelta(days=1)))
         assert passwords.purge_attempts(s, ctx.settings) == 1
+
+
+def test_links_that_cannot_work_any_more_are_purged(ctx: Context, user: User) -> None:
+    with ctx.db.write() as s:
+        used = passwords.issue_link(s, user.id)
+        passwords.issue_link(s, user.id, hours=-1)
+        live = passwords.issue_link(s, user.id)
+    passwords.use_link(ctx.db, used, PASSWORD)  # spends every link of the account
+    with ctx.db.write() as s:
+        fresh = passwords.issue_link(s, user.id)
+        assert passwords.purge_links(s) == 3
+    with ctx.db.read() as s:
+        assert passwords.link_account(s, fresh).id == user.id
+        with pytest.raises(passwords.LinkInvalid):
+            passwords.link_account(s, live)
+        assert s.query(PasswordToken).count() == 1

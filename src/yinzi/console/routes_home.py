@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from yinzi.api.deps import ContextDep
@@ -17,7 +18,7 @@ from yinzi.console.auth import ViewerDep, check_csrf
 from yinzi.console.forms import MAX_NEXT_CHARS, local_next
 from yinzi.console.render import page
 from yinzi.db.models import Order
-from yinzi.errors import BadRequest, OrderNotFound
+from yinzi.errors import BadRequest
 from yinzi.services import accounts, billing, orders
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
@@ -79,15 +80,17 @@ def feed(
     if any(len(number) > MAX_ORDER_NO_CHARS for number in no):
         raise BadRequest("order numbers are at most 64 characters")
     lang = i18n.negotiate(request)
-    found: list[dict[str, Any]] = []
+    numbers = list(dict.fromkeys(no))
     with ctx.db.read() as session:
-        account = accounts.by_id(session, viewer.account_id)
-        for number in dict.fromkeys(no):
-            try:
-                order = orders.get(session, account, number)
-            except OrderNotFound:
-                continue
-            found.append({"orderNo": order.order_no, **_live(lang, order)})
+        mine = {
+            order.order_no: order
+            for order in session.scalars(
+                select(Order).where(
+                    Order.account_id == viewer.account_id, Order.order_no.in_(numbers)
+                )
+            )
+        }
+    found = [{"orderNo": n, **_live(lang, mine[n])} for n in numbers if n in mine]
     return {"orders": found}
 
 

@@ -69,6 +69,7 @@ class Worker:
             with self.ctx.db.write() as session:
                 console_sessions.purge_expired(session)
                 passwords.purge_attempts(session, self.ctx.settings)
+                passwords.purge_links(session)
 
     def run_forever(self, stop: threading.Event | Any) -> None:
         from yinzi.services.callbacks import DeliveryLoop

@@ -177,14 +177,15 @@ def set_disabled(session: Session, account_id: int, disabled: bool, *, actor_id:
 
 
 def grant(session: Session, account_id: int, credits: int, note: str) -> None:
+    """Add credits; a blank note is recorded as "granted by an administrator", as the CLI does."""
     _check_move(session, account_id, credits, note)
-    billing.grant(session, account_id, credits, note=note or None)
+    billing.grant(session, account_id, credits, note=note or "granted by an administrator")
 
 
 def revoke(session: Session, account_id: int, credits: int, note: str) -> None:
     """Take available credits back (InsufficientCredits when the balance is smaller)."""
     _check_move(session, account_id, credits, note)
-    billing.revoke(session, account_id, credits, note=note or None)
+    billing.revoke(session, account_id, credits, note=note or "revoked by an administrator")
 
 
 def _check_move(session: Session, account_id: int, credits: int, note: str) -> None:

@@ -29,7 +29,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from yinzi.db import Database, utcnow
@@ -151,6 +151,13 @@ def purge_attempts(session: Session, settings: Settings) -> int:
     """Delete failures too old to count any more; returns how many."""
     since = utcnow() - timedelta(minutes=settings.console.lockout_minutes)
     result = session.execute(delete(SignInAttempt).where(SignInAttempt.created_at <= since))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def purge_links(session: Session) -> int:
+    """Delete set-password links that can no longer work (used, or expired); returns how many."""
+    dead = or_(PasswordToken.used_at.is_not(None), PasswordToken.expires_at <= utcnow())
+    result = session.execute(delete(PasswordToken).where(dead))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
