@@ -9,7 +9,7 @@ Messages are extracted with Babel exactly as ``make messages`` does (the mapping
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,6 +20,12 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 import yinzi.console
+from yinzi.console.messages import SERVICE_MESSAGES
+from yinzi.context import Context
+from yinzi.errors import SignInLocked, YinziError
+from yinzi.services import accounts, passwords
+
+from helpers import User
 
 CONSOLE = Path(yinzi.console.__file__).parent
 LOCALE = CONSOLE / "locale"
@@ -111,3 +117,34 @@ def test_translations_keep_every_placeholder() -> None:
         and not (len(strings) == 1 and set(PLACEHOLDER.findall(string)) <= {"num"})
     ]
     assert not wrong, "placeholders differ:\n" + "\n".join(wrong)
+
+
+def _raised(call: Callable[[], object]) -> str:
+    try:
+        call()
+    except YinziError as exc:
+        return exc.message
+    raise AssertionError("no error was raised")
+
+
+def test_the_service_messages_the_console_translates_are_the_ones_services_say(
+    ctx: Context, user: User
+) -> None:
+    """Each entry of SERVICE_MESSAGES is what a service really raises, so a reworded service
+    message cannot silently lose its translation (and a dropped one is noticed here)."""
+    from yinzi.console import routes_auth
+
+    with ctx.db.write() as session:
+        account = accounts.by_id(session, user.id)
+        said = {
+            SignInLocked(retry_after=60).message,
+            _raised(lambda: passwords.check_strength("short")),
+            _raised(lambda: passwords.check_strength("x" * (passwords.MAX_CHARS + 1))),
+            _raised(lambda: routes_auth._same("one", "two")),
+            _raised(lambda: passwords.link_account(session, "never-issued")),
+            _raised(lambda: accounts.create_key(session, account, " ")),
+            _raised(lambda: accounts.create_key(session, account, "k" * 101)),
+        }
+    said.add(_raised(lambda: passwords.sign_in(ctx.db, "x@example.com", "p", "1", ctx.settings)))
+    said.add(_raised(lambda: passwords.change_password(ctx.db, user.id, "wrong", "whatever1")))
+    assert said == set(SERVICE_MESSAGES)
