@@ -13,10 +13,10 @@ as a list named after it (``LPUSH`` to send, ``BRPOP`` to receive), each message
 whose base64 ``body`` holds the task's arguments; a message a worker has received but not yet
 acknowledged sits in the hash ``unacked``, with the time it was received in ``unacked_index``.
 An order's message is on its way while it is in its queue's list, or was received by a worker
-less than ``lost_after_seconds`` ago (a worker about to claim it); one received longer ago
-belongs to a worker that died. Anything else is missing. The check reads the candidates' queues
-in pages, so it costs one read of those queues per period, and only when some order is a
-candidate.
+less than ``lost_after_seconds`` ago (a worker about to claim it, or holding a busy account's
+retry until its countdown ends); one received longer ago belongs to a worker that died.
+Anything else is missing. The check reads the candidates' queues in pages, so it costs one read
+of those queues per period, and only when some order is a candidate.
 
 When an order was last considered is kept in Redis (``yinzi:sent:ORDER``, expiring after
 ``lost_after_seconds``), so several workers' reapers look at one order, and send it, at most
