@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +29,8 @@ from yinzi.db.migrate import upgrade
 from yinzi.db.models import LedgerEntry, Order
 from yinzi.media import testing
 from yinzi.queue.base import Dispatcher
-from yinzi.queue.embedded import EmbeddedDispatcher, WorkerPool
+from yinzi.queue.embedded import EmbeddedDispatcher, Worker, WorkerPool
+from yinzi.runner import run_order
 from yinzi.services import accounts, orders
 from yinzi.settings import CelerySettings, Price, Prices, Settings
 
@@ -325,6 +327,38 @@ class QueueContract:
 
 class TestEmbeddedQueue(QueueContract):
     backend_name = "embedded"
+
+    # the embedded queue has no messages to double: idle workers poll the orders table, so its
+    # doubled delivery is two workers that saw the same order, raced below
+    test_a_doubled_message_runs_the_order_once = None  # type: ignore[assignment]
+
+    def test_two_workers_that_saw_one_order_claim_it_at_once_and_one_runs_it(
+        self, ctx: Context, settings: Settings, user: User, file_server: FileServer
+    ) -> None:
+        order_no = _order(ctx, user, _song(file_server, "a.wav", 2.0))
+        workers = [Worker(settings), Worker(settings)]
+        for worker in workers:
+            assert orders.next_claimable(worker.ctx.db, settings) == [order_no]
+        start = threading.Barrier(len(workers))
+        ran: list[bool] = []
+
+        def race(worker: Worker) -> None:
+            start.wait()
+            ran.append(run_order(worker.ctx, order_no))
+
+        threads = [threading.Thread(target=race, args=(worker,)) for worker in workers]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+        finally:
+            for worker in workers:
+                worker.ctx.close()
+        assert sorted(ran) == [False, True]
+        order = _wait_for(ctx, order_no, ("finish",), 1)
+        assert order.attempts == 1
+        _assert_charged_once(ctx, order)
 
 
 class TestCeleryQueue(QueueContract):
