@@ -75,13 +75,23 @@ def run_order(ctx: Context, order_no: str) -> bool:
     except StaleClaim:
         outcome = "stale"
         log.warning("order %s was taken from this worker; its results are discarded", order_no)
-        ctx.storage.delete_prefix(prefix)
+        _discard(ctx, order_no, prefix)
     except Exception as exc:
-        ctx.storage.delete_prefix(prefix)
+        _discard(ctx, order_no, prefix)
         _fail(ctx, order_no, token, exc)
     duration = time.perf_counter() - started
     metrics.ORDER_DURATION.labels(order.order_type, outcome).observe(duration)
     return True
+
+
+def _discard(ctx: Context, order_no: str, prefix: str) -> None:
+    """Delete what this attempt stored, if it can: a store that fails here is logged, never
+    raised, so the order still ends at once; retention removes what is left with the order's
+    other results."""
+    try:
+        ctx.storage.delete_prefix(prefix)
+    except Exception as exc:
+        log.warning("could not delete the partial results of order %s: %s", order_no, exc)
 
 
 def _fail(ctx: Context, order_no: str, token: str, exc: Exception) -> None:

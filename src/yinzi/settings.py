@@ -222,7 +222,8 @@ class CelerySettings(BaseModel):
     lost_after_seconds: float = Field(
         60.0,
         gt=0,
-        description="A pending order this old with no worker on it is sent again (lost message).",
+        description="A pending order this old whose message is in no queue is sent again (lost "
+        "message); a message received this long ago and never acknowledged counts as lost.",
     )
 
 

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +29,8 @@ from yinzi.db.migrate import upgrade
 from yinzi.db.models import LedgerEntry, Order
 from yinzi.media import testing
 from yinzi.queue.base import Dispatcher
-from yinzi.queue.embedded import EmbeddedDispatcher, WorkerPool
+from yinzi.queue.embedded import EmbeddedDispatcher, Worker, WorkerPool
+from yinzi.runner import run_order
 from yinzi.services import accounts, orders
 from yinzi.settings import CelerySettings, Price, Prices, Settings
 
@@ -53,6 +55,9 @@ class EmbeddedBackend:
         pool = WorkerPool(self.settings.model_copy(update={"worker_queues": queues}), 1)
         pool.start()
         self.pools.append(pool)
+
+    def assert_refused_and_retried(self) -> None:
+        """Nothing to see: refused orders stay in the table, polled by every idle worker."""
 
     def kill_worker(self) -> int:
         pid = self.pools[0].pids[0]
@@ -110,6 +115,11 @@ class CeleryBackend:
         )
         log.close()
         self.procs.append((proc, queues))
+
+    def assert_refused_and_retried(self) -> None:
+        """A worker's log shows an order refused and sent again with a countdown."""
+        logs = "".join(path.read_text(errors="replace") for path in self.logs.glob("worker-*.log"))
+        assert "retry: Retry in" in logs, logs[-3000:]
 
     def kill_worker(self) -> int:
         proc, queues = self.procs[0]
@@ -261,6 +271,36 @@ class QueueContract:
         assert order.cost == 40  # 20 a started minute of 90 s
         _assert_charged_once(ctx, order)
 
+    def test_an_order_refused_for_its_busy_account_runs_once_the_account_frees_up(
+        self,
+        ctx: Context,
+        settings: Settings,
+        user: User,
+        backend: Any,
+        dispatcher: Dispatcher,
+        file_server: FileServer,
+    ) -> None:
+        """The account may run one order at a time, so the idle second worker is refused the
+        second order while the first runs; it must come back by itself, within seconds of the
+        first ending, not when a reaper finds it (60 s here)."""
+        settings.celery.lost_after_seconds = 60.0
+        first = _order(ctx, user, _song(file_server, "long.wav", 45.0))
+        second = _order(ctx, user, _song(file_server, "short.wav", 2.0))
+        backend.start_worker(["cpu"])
+        backend.start_worker(["cpu"])
+        dispatcher.dispatch(first)
+        _wait_for(ctx, first, ("processing",), 120)
+        dispatcher.dispatch(second)
+        done = _wait_for(ctx, first, ("finish", "failed", "timeout"), 120)
+        assert done.status == "finish", done.reason
+        assert _wait_for(ctx, second, ("pending", "processing", "finish"), 1).attempts <= 1
+        order = _wait_for(ctx, second, ("finish", "failed", "timeout"), 20)
+        assert order.status == "finish", order.reason
+        assert order.attempts == 1
+        assert done.finished_at is not None and order.started_at is not None
+        assert order.started_at >= done.finished_at  # never two at once for one account
+        backend.assert_refused_and_retried()
+
     def test_a_worker_takes_only_the_orders_of_its_queues(
         self,
         ctx: Context,
@@ -288,6 +328,38 @@ class QueueContract:
 class TestEmbeddedQueue(QueueContract):
     backend_name = "embedded"
 
+    # the embedded queue has no messages to double: idle workers poll the orders table, so its
+    # doubled delivery is two workers that saw the same order, raced below
+    test_a_doubled_message_runs_the_order_once = None  # type: ignore[assignment]
+
+    def test_two_workers_that_saw_one_order_claim_it_at_once_and_one_runs_it(
+        self, ctx: Context, settings: Settings, user: User, file_server: FileServer
+    ) -> None:
+        order_no = _order(ctx, user, _song(file_server, "a.wav", 2.0))
+        workers = [Worker(settings), Worker(settings)]
+        for worker in workers:
+            assert orders.next_claimable(worker.ctx.db, settings) == [order_no]
+        start = threading.Barrier(len(workers))
+        ran: list[bool] = []
+
+        def race(worker: Worker) -> None:
+            start.wait()
+            ran.append(run_order(worker.ctx, order_no))
+
+        threads = [threading.Thread(target=race, args=(worker,)) for worker in workers]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+        finally:
+            for worker in workers:
+                worker.ctx.close()
+        assert sorted(ran) == [False, True]
+        order = _wait_for(ctx, order_no, ("finish",), 1)
+        assert order.attempts == 1
+        _assert_charged_once(ctx, order)
+
 
 class TestCeleryQueue(QueueContract):
     backend_name = "celery"
@@ -314,6 +386,7 @@ class TestYinziWorkerCommand(QueueContract):
     test_a_doubled_message_runs_the_order_once = None  # type: ignore[assignment]
     test_a_lost_message_is_recovered = None  # type: ignore[assignment]
     test_a_worker_killed_mid_order_leaves_it_finished_once_and_charged_once = None  # type: ignore[assignment]
+    test_an_order_refused_for_its_busy_account_runs_once_the_account_frees_up = None  # type: ignore[assignment]
 
 
 def _song(file_server: FileServer, name: str, seconds: float) -> str:

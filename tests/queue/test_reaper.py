@@ -4,6 +4,9 @@ per period (real Redis, a database number of its own; no worker consumes the mes
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -109,3 +112,69 @@ def test_a_stranded_order_goes_back_to_its_own_queue(
     assert _queued(redis_client, "cpu") == 0
     with ctx.db.read() as s:
         assert s.get(Order, order_no) is not None
+
+
+def _send(reaper: Any, order_no: str, queue: str = "cpu") -> None:
+    assert reaper.dispatcher.send(order_no, queue)
+
+
+def test_a_backlog_waiting_in_its_queue_is_not_sent_again_and_a_dropped_message_is_sent_once(
+    ctx: Context, settings: Settings, redis_client: Any
+) -> None:
+    from yinzi.queue.reaper import SENT_PREFIX, Reaper
+
+    email = new_user(ctx).email
+    old = utcnow() - timedelta(seconds=120)
+    backlog = [_order(ctx, email, created_at=old) for _ in range(5)]
+    dropped = _order(ctx, email, created_at=old)
+    reaper = Reaper(settings)
+    try:
+        for order_no in [*backlog, dropped]:
+            _send(reaper, order_no)
+        assert redis_client.lrem("cpu", 1, redis_client.lindex("cpu", 0)) == 1  # the broker lost it
+        assert _queued(redis_client, "cpu") == 5
+        assert reaper.reap() == 1
+        assert _queued(redis_client, "cpu") == 6
+        assert dropped in reaper.on_their_way(["cpu"])
+        redis_client.delete(*redis_client.keys(SENT_PREFIX + "*"))  # a period later
+        assert reaper.reap() == 0
+        assert _queued(redis_client, "cpu") == 6
+        assert reaper.on_their_way(["cpu"]) == {*backlog, dropped}
+    finally:
+        reaper.stop()
+
+
+def _receive_and_die(broker: str, queue: str) -> None:
+    """A consumer that takes one message from ``queue`` and dies without acknowledging it."""
+    code = (
+        "import os, kombu\n"
+        f"with kombu.Connection({broker!r}) as conn:\n"
+        f"    message = conn.SimpleQueue({queue!r}).get(timeout=10)\n"
+        "    os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_message_a_dead_worker_received_counts_as_missing_once_it_is_old(
+    ctx: Context, settings: Settings, redis_client: Any
+) -> None:
+    from yinzi.queue.reaper import SENT_PREFIX, Reaper
+
+    quick = settings.model_copy(
+        update={"celery": settings.celery.model_copy(update={"lost_after_seconds": 1.0})}
+    )
+    email = new_user(ctx).email
+    order_no = _order(ctx, email, created_at=utcnow() - timedelta(seconds=120))
+    reaper = Reaper(quick)
+    try:
+        _send(reaper, order_no)
+        _receive_and_die(BROKER, "cpu")
+        assert _queued(redis_client, "cpu") == 0
+        assert redis_client.hlen("unacked") == 1
+        assert reaper.reap() == 0  # received a moment ago: its worker may be claiming it
+        time.sleep(1.2)
+        redis_client.delete(SENT_PREFIX + order_no)
+        assert reaper.reap() == 1
+        assert _queued(redis_client, "cpu") == 1
+    finally:
+        reaper.stop()

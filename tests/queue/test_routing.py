@@ -7,15 +7,16 @@ from pathlib import Path
 import pytest
 
 from yinzi.context import Context
+from yinzi.engines import registry
 from yinzi.queue.routing import engine_for, queue_for
-from yinzi.services import accounts, orders
+from yinzi.services import accounts, orders, stem_names
 from yinzi.settings import DemucsSettings, MusicGenSettings, Settings, WhisperSettings
 
 from helpers import User, make_settings
 
 
 def test_weight_free_and_cpu_engines_go_to_the_cpu_queue(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
+    settings = make_settings(tmp_path, whisper=WhisperSettings(device="cpu"))
     for order_type in orders.ORDER_KINDS:
         assert queue_for(settings, order_type) == "cpu", order_type
 
@@ -66,7 +67,57 @@ def test_routes_match_engine_and_device_then_engine_then_family(tmp_path: Path) 
     assert queue_for(settings, "split_stem") == "dsp"
     assert queue_for(settings, "extract-text") == "speech"
     assert queue_for(settings, "text-to-music") == "cpu"
-    assert engine_for(settings, "extract-text") == "transcription.auto"
+    assert (
+        engine_for(settings, "extract-text")
+        == registry.choose("transcription", "auto", settings.engine_options)[0]
+    )
+
+
+def test_auto_engines_are_routed_as_the_engine_auto_picks(tmp_path: Path) -> None:
+    """``auto`` is resolved as a worker resolves it, so a route by engine and device applies:
+    here Whisper's weights are a local folder and its device is CUDA, Spleeter's are absent."""
+    whisper_model = tmp_path / "whisper-model"
+    whisper_model.mkdir()
+    settings = make_settings(
+        tmp_path,
+        models_dir=tmp_path / "no-models",
+        whisper=WhisperSettings(model=str(whisper_model), device="cuda"),
+        routes={"transcription.faster_whisper/cuda": "gpu", "separation.spectral": "dsp"},
+    )
+    assert settings.transcription_engine == settings.separation_engine == "auto"
+    assert engine_for(settings, "extract-text") == "transcription.faster_whisper"
+    assert queue_for(settings, "extract-text") == "gpu"
+    assert engine_for(settings, "extract-voice") == "separation.spectral"
+    assert queue_for(settings, "extract-voice") == "dsp"
+    assert queue_for(settings, "split_stem") == "dsp"
+
+
+def test_the_auto_choice_follows_what_is_installed(tmp_path: Path) -> None:
+    missing = WhisperSettings(model=str(tmp_path / "absent"), device="cuda")
+    settings = make_settings(
+        tmp_path,
+        whisper=missing,
+        routes={"transcription.faster_whisper/cuda": "gpu", "transcription": "speech"},
+    )
+    assert engine_for(settings, "extract-text") != "transcription.faster_whisper"
+    assert queue_for(settings, "extract-text") == "speech"
+
+
+def test_every_order_type_of_every_dialect_is_routed_by_its_family(tmp_path: Path) -> None:
+    """Open API types, the vocal-removal types and text-to-music all have a family key."""
+    from yinzi.api.vocal_removal import TYPES
+
+    families = {"separation": "sep", "transcription": "asr", "music": "compose"}
+    settings = make_settings(tmp_path, routes=families)
+    dialect_types = {*TYPES, stem_names.ORDER_TYPE, "text-to-music", "extract-text"}
+    assert dialect_types <= set(orders.ORDER_KINDS)
+    for order_type, kind in orders.ORDER_KINDS.items():
+        assert queue_for(settings, order_type) == families[kind.family], order_type
+
+
+def test_an_unknown_order_type_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown order type 'karaoke'"):
+        queue_for(make_settings(tmp_path), "karaoke")
 
 
 def test_routes_and_worker_queues_come_from_json_in_the_environment(

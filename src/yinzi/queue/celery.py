@@ -9,6 +9,12 @@ only after ``visibility_timeout``, which is longer than an order may live. Whate
 lost (a message dropped by the broker, a dispatch during a broker outage) is sent again by the
 reaper that each worker runs beside its tasks (:mod:`yinzi.queue.reaper`).
 
+A claim refused because the order's account already runs its limit of orders
+(``running_orders_limit``) leaves the order waiting: the task then sends it again with a short
+countdown (:func:`retry_countdown`), as often as it is refused, so it runs within seconds of the
+account freeing up, as the embedded workers' polling would run it. The retries stop once the
+order is claimed or has ended (at the latest at its deadline).
+
 Celery is imported only here, and only when an app is built: :func:`make_app` builds one from
 settings; the module attribute ``app`` (for ``celery -A yinzi.queue.celery worker``) builds one
 from the environment on first access.
@@ -31,6 +37,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TASK_NAME = "yinzi.run_order"
+RETRY_FIRST = 0.25
+RETRY_MOST = 5.0
+"""Bounds of the countdown of an order retried because its account runs its limit of orders."""
 
 
 def make_app(settings: Settings) -> Celery:
@@ -51,14 +60,30 @@ def make_app(settings: Settings) -> Celery:
     )
     runtime = _Runtime(settings)
 
-    @app.task(name=TASK_NAME, ignore_result=True)  # type: ignore[untyped-decorator]
-    def run_order(order_no: str) -> bool:
+    # no limit on retries: an order is retried only while it waits, and never past its deadline
+    @app.task(name=TASK_NAME, ignore_result=True, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
+    def run_order(task: Any, order_no: str) -> bool:
         from yinzi.runner import run_order as run
+        from yinzi.services.orders import still_waiting
 
-        return run(runtime.context(), order_no)
+        ctx = runtime.context()
+        if run(ctx, order_no):
+            return True
+        if still_waiting(ctx.db, ctx.settings, order_no):  # its account runs its limit
+            retries = task.request.retries
+            raise task.retry(countdown=retry_countdown(settings, retries))
+        return False
 
     app.steps["worker"].add(reaper_step(settings))
     return app
+
+
+def retry_countdown(settings: Settings, retries: int) -> float:
+    """Seconds before an order refused for its busy account is tried again: doubling from
+    :data:`RETRY_FIRST` up to :data:`RETRY_MOST`, and at most half of ``lost_after_seconds``,
+    so the reaper counts the retry held by a worker as on its way, not lost."""
+    doubled = RETRY_FIRST * (1 << min(retries, 16))
+    return min(doubled, RETRY_MOST, settings.celery.lost_after_seconds / 2)
 
 
 def visibility_timeout(settings: Settings) -> int:

@@ -256,10 +256,28 @@ def get_with_balance(session: Session, account: Account, order_no: str) -> tuple
 
 
 def _claimable(now: datetime, settings: Settings) -> Any:
-    """Waiting, or its worker's lease expired; its account is under its running limit; and it is
-    on one of ``settings.worker_queues`` (any queue when that is empty)."""
+    """Waiting (see :func:`_waiting`), and its account is under its running limit."""
+    return _waiting(now, settings) & (_running(now) < settings.running_orders_limit)
+
+
+def _waiting(now: datetime, settings: Settings) -> Any:
+    """Waiting, or its worker's lease expired; and on one of ``settings.worker_queues`` (any
+    queue when that is empty)."""
+    return (
+        (Order.attempts < settings.max_attempts)
+        & Order.cancel_requested.is_(False)
+        & or_(
+            Order.status == OrderStatus.PENDING,
+            (Order.status == OrderStatus.PROCESSING) & (Order.lease_until < now),
+        )
+        & (Order.queue.in_(settings.worker_queues) if settings.worker_queues else true())
+    )
+
+
+def _running(now: datetime) -> Any:
+    """How many orders of the order's account are processing under a current lease."""
     running = aliased(Order)
-    busy = (
+    return (
         select(func.count())
         .select_from(running)
         .where(
@@ -269,16 +287,6 @@ def _claimable(now: datetime, settings: Settings) -> Any:
         )
         .correlate(Order)
         .scalar_subquery()
-    )
-    return (
-        (Order.attempts < settings.max_attempts)
-        & Order.cancel_requested.is_(False)
-        & or_(
-            Order.status == OrderStatus.PENDING,
-            (Order.status == OrderStatus.PROCESSING) & (Order.lease_until < now),
-        )
-        & (busy < settings.running_orders_limit)
-        & (Order.queue.in_(settings.worker_queues) if settings.worker_queues else true())
     )
 
 
@@ -308,6 +316,21 @@ def claim(db: Database, settings: Settings, order_no: str) -> tuple[Order, str] 
         order = session.get(Order, order_no, populate_existing=True)
         assert order is not None
         return order, token
+
+
+def still_waiting(db: Database, settings: Settings, order_no: str) -> bool:
+    """Whether ``order_no`` is still waiting for a worker of these queues before its deadline.
+
+    After a refused claim this means its account was running its limit of orders (or has just
+    stopped), so the order should be tried again shortly rather than left to a reaper."""
+    now = utcnow()
+    with db.read() as session:
+        found = session.execute(
+            select(Order.order_no).where(
+                Order.order_no == order_no, Order.deadline_at >= now, _waiting(now, settings)
+            )
+        ).first()
+        return found is not None
 
 
 def next_claimable(db: Database, settings: Settings, limit: int = 8) -> list[str]:
