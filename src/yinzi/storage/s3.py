@@ -6,7 +6,8 @@ Invariants:
 * ``put_stream`` holds at most one part in memory; a stream past ``max_bytes`` or any error
   aborts the multipart upload, so no object and no unfinished upload is left behind.
 * Every request goes through botocore's retry handler (``standard`` or ``adaptive`` mode,
-  ``max_attempts`` tries); what still fails surfaces as :class:`StorageUnavailable` (503),
+  ``max_attempts`` tries), except the health check, which makes one attempt with short
+  timeouts on a client of its own; what still fails surfaces as :class:`StorageUnavailable` (503),
   a missing object as :class:`NotFound`.
 * ``delete_prefix`` works on whole segments (``results/12`` never touches ``results/123/``) and
   deletes page by page, so any number of objects is removed without listing them all first.
@@ -20,7 +21,7 @@ import io
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from yinzi.errors import ConfigurationError, NotFound, PayloadTooLarge, YinziError
 from yinzi.settings import S3Settings
@@ -41,11 +42,16 @@ class S3Storage:
     """Keys listed and deleted per request (S3's own maximum)."""
 
     def __init__(
-        self, settings: S3Settings, *, base_url: str, secret: bytes, part_size: int | None = None
+        self,
+        settings: S3Settings,
+        *,
+        base_url: str,
+        secret: bytes,
+        part_size: int | None = None,
+        check_timeout: float = 2.0,
     ) -> None:
         try:
             import boto3
-            from botocore.config import Config
         except ImportError as exc:
             raise ConfigurationError(
                 "YINZI_STORAGE=s3 needs boto3: pip install 'yinzi[s3]'"
@@ -57,22 +63,45 @@ class S3Storage:
         self.base_url = base_url.rstrip("/")
         self.secret = secret
         self.part_size = part_size or settings.part_size_mb * MIB
-        config = Config(
-            retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
-            s3={"addressing_style": settings.addressing_style},
-            signature_version="s3v4",
-            connect_timeout=settings.connect_timeout_seconds,
-            read_timeout=settings.read_timeout_seconds,
+        session = boto3.session.Session()
+        self.client: S3Client = self._client(
+            session,
+            settings.retry_mode,
+            settings.max_attempts,
+            settings.connect_timeout_seconds,
+            settings.read_timeout_seconds,
         )
-        self.client: S3Client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=settings.endpoint_url,
-            region_name=settings.region,
-            aws_access_key_id=settings.access_key_id,
-            aws_secret_access_key=settings.secret_access_key,
-            config=config,
+        self._check_client: S3Client = self._client(
+            session, "standard", 1, check_timeout, check_timeout
         )
         self._ensure_bucket()
+
+    def _client(
+        self,
+        session: Any,
+        mode: Literal["standard", "adaptive"],
+        attempts: int,
+        connect: float,
+        read: float,
+    ) -> S3Client:
+        from botocore.config import Config
+
+        config = Config(  # total_max_attempts counts every try; botocore's max_attempts, retries
+            retries={"mode": mode, "total_max_attempts": attempts},
+            s3={"addressing_style": self.settings.addressing_style},
+            signature_version="s3v4",
+            connect_timeout=connect,
+            read_timeout=read,
+        )
+        client: S3Client = session.client(
+            "s3",
+            endpoint_url=self.settings.endpoint_url,
+            region_name=self.settings.region,
+            aws_access_key_id=self.settings.access_key_id,
+            aws_secret_access_key=self.settings.secret_access_key,
+            config=config,
+        )
+        return client
 
     def _name(self, key: str) -> str:
         if not is_prefix_of_keys(key):
@@ -186,8 +215,9 @@ class S3Storage:
         return dest
 
     def check(self) -> None:
-        """Raises unless the bucket answers (for ``/healthz``): one HEAD request."""
-        self.client.head_bucket(Bucket=self.bucket)
+        """Raises unless the bucket answers (for ``/healthz``): one HEAD request, one attempt,
+        ``check_timeout`` seconds to connect and to read."""
+        self._check_client.head_bucket(Bucket=self.bucket)
 
     def exists(self, key: str) -> bool:
         try:
