@@ -17,7 +17,6 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -26,6 +25,7 @@ from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 from yinzi.api.deps import ContextDep
 from yinzi.errors import BadRequest, NotFound, YinziError
 from yinzi.storage import LocalStorage, Storage
+from yinzi.storage.disposition import attachment
 from yinzi.storage.keys import InvalidKey, parse_key
 from yinzi.storage.signing import verify
 
@@ -112,13 +112,12 @@ def download(
     if not path.is_file():
         raise NotFound("this file no longer exists")
     ranges = wanted_ranges(request, path.stat().st_size)
-    return _RangedFile(
-        path, ranges, media_type=_media_type(key), filename=path.name, headers=_HEADERS
-    )
+    headers = {**_HEADERS, "Content-Disposition": attachment(path.name)}
+    return _RangedFile(path, ranges, media_type=_media_type(key), headers=headers)
 
 
 _HEADERS = {"X-Content-Type-Options": "nosniff"}
-"""attachment (from the file name) and nosniff: an uploaded page is downloaded, never rendered"""
+"""nosniff, beside an attachment disposition: an uploaded page is downloaded, never rendered"""
 
 
 def _media_type(key: str) -> str:
@@ -133,7 +132,7 @@ def _stream(storage: Storage, key: str, request: Request) -> Response:
     headers = {
         **_HEADERS,
         "Accept-Ranges": "bytes",
-        "Content-Disposition": f"attachment; filename*=utf-8''{quote(name)}",
+        "Content-Disposition": attachment(name),
     }
     start, end, status = 0, size - 1, 200
     if len(ranges) == 1 and "if-range" not in request.headers:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from yinzi.errors import ConfigurationError, NotFound, PayloadTooLarge, YinziError
 from yinzi.settings import S3Settings
 from yinzi.storage.base import StorageUnavailable
+from yinzi.storage.disposition import attachment
 from yinzi.storage.keys import is_prefix_of_keys
 from yinzi.storage.signing import signed_link
 
@@ -280,7 +281,7 @@ class S3Storage:
             Params={
                 "Bucket": self.bucket,
                 "Key": self._name(key),
-                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+                "ResponseContentDisposition": attachment(filename),
             },
             ExpiresIn=ttl_seconds,
         )
