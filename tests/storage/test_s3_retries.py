@@ -3,18 +3,25 @@ it gets; S3Storage's requests get through within ``max_attempts`` and fail clear
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from fastapi.testclient import TestClient
 
+from yinzi.app import create_app
+from yinzi.context import Context
+from yinzi.db.migrate import upgrade
 from yinzi.settings import S3Settings
 from yinzi.storage.base import StorageUnavailable
 from yinzi.storage.s3 import S3Storage
 
+from helpers import make_settings, new_user
 from seaweed import SeaweedServer
 
 
@@ -149,3 +156,43 @@ def test_the_health_check_makes_one_short_attempt_at_a_hung_store(
     with pytest.raises(StorageUnavailable):
         storage.size("results/R3/a/a.mp3")
     assert len(relay.held) == 1 + 3  # other requests make max_attempts tries in all
+
+
+def test_clients_get_a_plain_message_and_the_log_gets_the_stores_error(
+    s3_settings: S3Settings,
+    relay: DroppingRelay,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    s3_settings.endpoint_url = f"http://127.0.0.1:{relay.port}"
+    s3_settings.max_attempts = 1
+    s3_settings.presign = False
+    settings = make_settings(tmp_path, storage="s3", s3=s3_settings)
+    settings.data_dir.mkdir(parents=True)
+    upgrade(settings.db_url)
+    ctx = Context.build(settings)
+    user = new_user(ctx)
+    key = "results/R4/a/a.mp3"
+    try:
+        with TestClient(create_app(settings, ctx=ctx)) as client:
+            link = urlsplit(ctx.storage.url(key, ttl_seconds=60))
+            relay.drop_next(100)
+            with caplog.at_level(logging.WARNING, logger="yinzi.storage.s3"):
+                download = client.get(f"{link.path}?{link.query}")
+                files = {"file": ("a.wav", b"RIFF")}
+                upload = client.post("/api/open/v1/file/upload", files=files, headers=user.auth)
+    finally:
+        ctx.close()
+    assert download.status_code == 503
+    assert download.json() == {
+        "code": 503,
+        "msg": "the object store could not look up a file; try again later",
+    }
+    assert upload.json()["code"] == 500
+    assert upload.json()["msg"] == "the object store could not store a file; try again later"
+    for answer in (download, upload):
+        assert str(relay.port) not in answer.text and s3_settings.bucket not in answer.text
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert f"127.0.0.1:{relay.port}" in logged  # the operator learns which store failed
+    assert s3_settings.secret_access_key is not None
+    assert s3_settings.secret_access_key not in logged

@@ -9,6 +9,9 @@ Invariants:
   ``max_attempts`` tries), except the health check, which makes one attempt with short
   timeouts on a client of its own; what still fails surfaces as :class:`StorageUnavailable` (503),
   a missing object as :class:`NotFound`.
+* A :class:`StorageUnavailable` that reaches a client names the operation only; botocore's text
+  (the endpoint, the bucket) goes to the log, with credentials masked. Only the start-up error,
+  which the operator reads, names the store.
 * ``delete_prefix`` works on whole segments (``results/12`` never touches ``results/123/``) and
   deletes page by page, so any number of objects is removed without listing them all first.
 
@@ -18,6 +21,8 @@ boto3 is imported here only, so a server on local storage runs without it (extra
 from __future__ import annotations
 
 import io
+import logging
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,9 +38,12 @@ from yinzi.storage.signing import signed_link
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+log = logging.getLogger(__name__)
+
 MIB = 1024 * 1024
 CHUNK = MIB
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
 
 
 class S3Storage:
@@ -119,11 +127,37 @@ class S3Storage:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in _MISSING:
                 raise NotFound("this file no longer exists") from exc
-            raise StorageUnavailable(f"the object store refused to {what}: {code}") from exc
+            raise self._unavailable(what, exc) from exc
         except BotoCoreError as exc:
-            raise StorageUnavailable(f"the object store could not {what}: {exc}") from exc
+            raise self._unavailable(what, exc) from exc
+
+    def _unavailable(self, what: str, exc: Exception) -> StorageUnavailable:
+        """The error a client sees: the operation only, never botocore's text (which names the
+        endpoint and bucket); that text goes to the log, without credentials."""
+        log.warning("the object store could not %s: %s", what, self._detail(exc))
+        return StorageUnavailable(f"the object store could not {what}; try again later")
+
+    def _detail(self, exc: BaseException | None) -> str:
+        """One line saying what went wrong, with URL credentials and the access keys masked."""
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())
+        text = _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
+        for secret in (self.settings.secret_access_key, self.settings.access_key_id):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
 
     def _ensure_bucket(self) -> None:
+        """Find or create the bucket; at start-up the error names the store, for the operator."""
+        try:
+            self._find_or_create_bucket()
+        except StorageUnavailable as exc:
+            where = self.settings.endpoint_url or "AWS S3"
+            detail = self._detail(exc.__cause__)
+            raise StorageUnavailable(
+                f"the object store at {where} (bucket {self.bucket}) cannot be used: {detail}"
+            ) from exc
+
+    def _find_or_create_bucket(self) -> None:
         try:
             self._call("find the bucket", self.client.head_bucket, Bucket=self.bucket)
             return
@@ -268,7 +302,15 @@ class S3Storage:
         )
         failed = [e for e in answer.get("Errors", []) if e.get("Code") not in _MISSING]
         if failed:
-            raise StorageUnavailable(f"the object store kept {len(failed)} files: {failed[0]}")
+            first = failed[0]
+            log.warning(
+                "the object store kept %d files, the first %s: %s %s",
+                len(failed),
+                first.get("Key"),
+                first.get("Code"),
+                first.get("Message"),
+            )
+            raise StorageUnavailable(f"the object store kept {len(failed)} files; try again later")
 
     def url(self, key: str, *, ttl_seconds: int) -> str:
         if not self.presign:
