@@ -3,16 +3,12 @@
 The compose file is validated against the compose-spec JSON schema (vendored from
 github.com/compose-spec/compose-spec, schema/compose-spec.json at commit 170098ba), every
 ``YINZI_*`` name in the compose file, the env example and the systemd units must be a setting,
-and every ``yinzi`` command they run must exist in the CLI with the options given.
-
-The scale-out settings, the ``--queues`` option and the ``celery``/``s3`` extras come from the
-Celery and S3 work; until a branch defines them they are accepted by name only, and once
-``Settings`` (or the CLI, or pyproject) has them they are checked like every other name.
+every ``yinzi`` command they run must exist in the CLI with the options given, and every extra
+the image installs must be declared in pyproject.
 """
 
 from __future__ import annotations
 
-import configparser
 import json
 import re
 import shlex
@@ -32,17 +28,6 @@ from yinzi.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 SCHEMA = Path(__file__).resolve().parent / "fixtures" / "compose-spec.json"
-SCALE_OUT_SETTINGS = {
-    "YINZI_CELERY__BROKER_URL",
-    "YINZI_STORAGE",
-    "YINZI_S3__ENDPOINT_URL",
-    "YINZI_S3__BUCKET",
-    "YINZI_S3__REGION",
-    "YINZI_S3__ACCESS_KEY_ID",
-    "YINZI_S3__SECRET_ACCESS_KEY",
-}
-SCALE_OUT_OPTIONS = {"worker": {"--queues"}}
-SCALE_OUT_EXTRAS = {"celery", "s3"}
 QUEUES = {"cpu", "gpu", "links"}
 UNITS = ["yinzi-api.service", "yinzi-worker@.service"]
 
@@ -59,13 +44,7 @@ def _env_names(model: type[BaseModel], prefix: str = "YINZI_") -> set[str]:
 
 
 def _known_settings() -> set[str]:
-    defined = set(Settings.model_fields)
-    pending = {
-        name
-        for name in SCALE_OUT_SETTINGS
-        if name.removeprefix("YINZI_").split("__")[0].lower() not in defined
-    }
-    return _env_names(Settings) | pending
+    return _env_names(Settings)
 
 
 def _compose() -> dict[str, Any]:
@@ -77,14 +56,30 @@ def _services() -> dict[str, dict[str, Any]]:
     return {name: svc for name, svc in _compose()["services"].items()}
 
 
-def _units() -> dict[str, configparser.ConfigParser]:
-    parsed = {}
-    for name in UNITS:
-        parser = configparser.ConfigParser(interpolation=None, strict=True)
-        parser.optionxform = str  # type: ignore[assignment,method-assign]
-        parser.read_string((DEPLOY / "systemd" / name).read_text())
-        parsed[name] = parser
-    return parsed
+Unit = dict[str, dict[str, list[str]]]
+"""A systemd unit: its sections, each key with every value it is given (in order)."""
+
+
+def _parse_unit(text: str) -> Unit:
+    """systemd's unit syntax, as far as these files use it: sections, ``key=value`` lines (a key
+    may repeat, as ``ExecStartPre`` does), comments."""
+    sections: Unit = {}
+    current: dict[str, list[str]] | None = None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        key, sep, value = line.partition("=")
+        assert current is not None and sep and key.strip() == key, f"not a unit line: {line!r}"
+        current.setdefault(key, []).append(value.strip())
+    return sections
+
+
+def _units() -> dict[str, Unit]:
+    return {name: _parse_unit((DEPLOY / "systemd" / name).read_text()) for name in UNITS}
 
 
 def _check_command(argv: list[str]) -> None:
@@ -94,8 +89,6 @@ def _check_command(argv: list[str]) -> None:
     command = commands.get(name)
     assert command is not None, f"`yinzi {name}` is not a command"
     options = {opt for param in command.params for opt in getattr(param, "opts", [])}
-    if not options & SCALE_OUT_OPTIONS.get(name, set()):
-        options |= SCALE_OUT_OPTIONS.get(name, set())
     given = [arg.split("=", 1)[0] for arg in rest if arg.startswith("--")]
     unknown = [opt for opt in given if opt not in options]
     assert not unknown, f"`yinzi {name}` has no option {unknown}"
@@ -163,7 +156,9 @@ def test_every_yinzi_name_in_the_deploy_files_is_a_setting() -> None:
         n for n in _env_file_names(DEPLOY / "yinzi.env.example") if n.startswith("YINZI")
     }
     for name, unit in _units().items():
-        text = " ".join(unit["Service"].get(key, "") for key in ("Environment", "ExecStart"))
+        text = " ".join(
+            " ".join(unit["Service"].get(key, [])) for key in ("Environment", "ExecStart")
+        )
         used[name] = set(re.findall(r"YINZI_[A-Z0-9_]+", text))
     known = _known_settings()
     unknown = {where: sorted(names - known) for where, names in used.items() if names - known}
@@ -179,16 +174,59 @@ def test_a_misspelt_setting_is_caught() -> None:
 
 @pytest.mark.parametrize("unit", UNITS)
 def test_systemd_units_run_real_cli_commands(unit: str) -> None:
-    parser = _units()[unit]
-    assert {"Unit", "Service", "Install"} <= set(parser.sections())
-    service = parser["Service"]
-    assert service["EnvironmentFile"] == "/etc/yinzi/yinzi.env"
-    commands = [service[key] for key in ("ExecStartPre", "ExecStart") if key in service]
-    assert commands
+    parsed = _units()[unit]
+    assert {"Unit", "Service", "Install"} <= set(parsed)
+    service = parsed["Service"]
+    assert service["EnvironmentFile"] == ["/etc/yinzi/yinzi.env"]
+    commands = [*service.get("ExecStartPre", []), *service["ExecStart"]]
+    ran = 0
     for command in commands:
         program, *argv = shlex.split(command.replace("%i", "cpu"))
-        assert program.endswith("/yinzi")
-        _check_command(argv)
+        if program.endswith("/yinzi"):
+            _check_command(argv)
+            ran += 1
+        else:
+            assert program == "/bin/sh", f"{unit} runs {program}"
+    assert ran and service["ExecStart"][0].startswith("/opt/yinzi/venv/bin/yinzi ")
+
+
+def _metrics_folder() -> str:
+    for line in (DEPLOY / "yinzi.env.example").read_text().splitlines():
+        if line.startswith("PROMETHEUS_MULTIPROC_DIR="):
+            return line.split("=", 1)[1].strip()
+    raise AssertionError("yinzi.env.example sets no PROMETHEUS_MULTIPROC_DIR")
+
+
+def test_the_metrics_folder_is_emptied_when_the_installation_starts() -> None:
+    services = _services()
+    folder = services["api-1"]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+    assert _compose()["volumes"]["metrics"]["driver_opts"]["type"] == "tmpfs"
+    for name, svc in services.items():
+        if svc.get("command", [])[:1] == ["yinzi"] and name != "migrate":
+            assert f"metrics:{folder}" in svc["volumes"], name
+    units = _units()
+    folder = _metrics_folder()
+    api = units["yinzi-api.service"]
+    assert folder == "/run/" + api["Service"]["RuntimeDirectory"][0]
+    emptied = [c for c in api["Service"]["ExecStartPre"] if "rm -f" in c and folder in c]
+    assert emptied, "yinzi-api.service does not empty the metrics folder at start"
+    assert api["Service"]["ExecStartPre"][0] == emptied[0]  # before anything writes to it
+    worker = units["yinzi-worker@.service"]["Unit"]
+    assert worker["PartOf"] == ["yinzi-api.service"]  # restarted with the API, so none writes on
+    assert "yinzi-api.service" in worker["After"][0].split()
+
+
+def test_only_one_api_container_creates_the_admin_account() -> None:
+    services = _services()
+    apis = [
+        name for name, svc in services.items() if svc.get("command", [])[:2] == ["yinzi", "serve"]
+    ]
+    first = [name for name in apis if not set(services[name].get("depends_on", {})) & set(apis)]
+    assert first == ["api-1"], "exactly one API container may start without waiting for another"
+    for name in set(apis) - {"api-1"}:
+        waits = services[name]["depends_on"]
+        assert waits["api-1"]["condition"] == "service_healthy", name
+        assert waits["migrate"]["condition"] == "service_completed_successfully", name
 
 
 def test_compose_commands_are_real_cli_commands() -> None:
@@ -215,5 +253,4 @@ def test_the_image_installs_extras_that_exist() -> None:
     extras = set(
         tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     )
-    pending = SCALE_OUT_EXTRAS - extras
-    assert set(match.group(1).split(",")) <= extras | pending
+    assert set(match.group(1).split(",")) <= extras

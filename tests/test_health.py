@@ -142,3 +142,111 @@ def test_local_storage_check_leaves_nothing_behind(ctx: Context) -> None:
     ctx.storage.check()
     root = ctx.settings.data_dir / "files"
     assert list(root.iterdir()) == []
+
+
+def test_callers_that_arrive_during_a_round_share_its_report() -> None:
+    runs: list[float] = []
+
+    def probe() -> None:
+        runs.append(time.monotonic())
+        time.sleep(0.3)
+
+    checker = health.Health(lambda: {"slow": probe}, timeout=2.0, cache_seconds=0.0)
+    start = threading.Barrier(6)
+    reports: list[dict[str, object]] = []
+
+    def ask() -> None:
+        start.wait()
+        reports.append(checker.report())
+
+    callers = [threading.Thread(target=ask) for _ in range(6)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(5)
+    assert len(reports) == 6 and all(report == reports[0] for report in reports)
+    assert len(runs) == 1
+
+
+def test_a_hung_check_is_waited_for_again_never_started_twice() -> None:
+    release = threading.Event()
+    starts: list[float] = []
+
+    def hung() -> None:
+        starts.append(time.monotonic())
+        release.wait(10)
+
+    checker = health.Health(lambda: {"hung": hung}, timeout=0.2, cache_seconds=0.0)
+    for _ in range(3):
+        asked = time.monotonic()
+        report = checker.report()
+        assert time.monotonic() - asked < 1
+        assert report["checks"]["hung"]["error"] == "no answer within 0.2 s"
+    assert len(starts) == 1
+    release.set()
+    assert checker.report()["checks"]["hung"]["ok"] is True
+    assert len(starts) == 1  # the run that hung answered at last; its answer is the report
+    assert checker.report()["ready"] is True
+    assert len(starts) == 2
+
+
+class SilentServer:
+    """A TCP server that accepts connections and never answers (a hung backend)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.held.append(connection)
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.held:
+            connection.close()
+
+
+def _health_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("health-") and t.is_alive()]
+
+
+def test_healthz_answers_in_time_when_the_broker_never_answers(tmp_path: Path) -> None:
+    broker = SilentServer()
+    settings = make_settings(
+        tmp_path,
+        queue="celery",
+        celery={"broker_url": f"redis://127.0.0.1:{broker.port}/0"},
+        health_timeout_seconds=1.0,
+    )
+    answers: list[tuple[int, float, dict[str, object]]] = []
+    try:
+        with TestClient(create_app(settings)) as client:
+
+            def ask() -> None:
+                asked = time.monotonic()
+                response = client.get("/healthz")
+                answers.append((response.status_code, time.monotonic() - asked, response.json()))
+
+            callers = [threading.Thread(target=ask) for _ in range(4)]
+            for caller in callers:
+                caller.start()
+            for caller in callers:
+                caller.join(10)
+        assert [status for status, _, _ in answers] == [503] * 4
+        assert max(seconds for _, seconds, _ in answers) < 1.8
+        assert all(body == answers[0][2] for _, _, body in answers)
+        assert answers[0][2]["checks"]["broker"]["ok"] is False  # type: ignore[index]
+        assert len(broker.held) == 1  # one probe for the four requests, one connection attempt
+        deadline = time.monotonic() + 3
+        while _health_threads() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _health_threads()  # the probe gave up by itself: no thread left hanging
+    finally:
+        broker.close()

@@ -8,16 +8,18 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 
+from yinzi import metrics
 from yinzi.context import Context
-from yinzi.db.models import LedgerEntry
+from yinzi.db.models import LedgerEntry, Order
 from yinzi.queue.embedded import Worker
 from yinzi.services import accounts, callbacks, orders
 
@@ -246,3 +248,55 @@ def test_an_order_past_its_deadline_is_counted_as_timeout(
     assert ended - value(before, "yinzi_orders_ended_total", **labels) == 1
     released = value(after, "yinzi_credits_moved_total", kind="release")
     assert released - value(before, "yinzi_credits_moved_total", kind="release") == 2
+
+
+def _depth_queries(ctx: Context) -> list[str]:
+    """The queue-depth statements run on ``ctx``'s database from now on."""
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "GROUP BY" in statement and "count(" in statement.lower():
+            seen.append(statement)
+
+    event.listen(ctx.db.engine, "before_cursor_execute", record)
+    return seen
+
+
+def _age_pending_orders(ctx: Context, status: str) -> None:
+    """Change orders as another process would: in the database, past this process's hooks."""
+    with ctx.db.write() as session:
+        session.execute(update(Order).values(status=status))
+
+
+def test_scrapes_share_one_depth_count_for_a_while(
+    client: TestClient, ctx: Context, user: User
+) -> None:
+    created = client.post("/v1/textToMusic", json=MUSIC, headers={"key": user.key})
+    assert created.status_code == 201
+    queries = _depth_queries(ctx)
+    pending = dict(queue="cpu", type="text-to-music", status="pending")
+    scrapes = [scrape(client) for _ in range(5)]
+    assert len(queries) == 1
+    assert all(value(s, "yinzi_queue_depth", **pending) == 1 for s in scrapes)
+    _age_pending_orders(ctx, "processing")  # another process claims it: not seen yet
+    assert value(scrape(client), "yinzi_queue_depth", **pending) == 1
+    assert len(queries) == 1
+    client.post("/v1/textToMusic", json=MUSIC, headers={"key": user.key})  # this process's own
+    fresh = scrape(client)
+    assert len(queries) == 2
+    assert value(fresh, "yinzi_queue_depth", **pending) == 1
+    assert value(fresh, "yinzi_queue_depth", **{**pending, "status": "processing"}) == 1
+
+
+def test_a_cached_depth_is_counted_again_once_it_expires(ctx: Context, user: User) -> None:
+    with ctx.db.write() as session:
+        account = accounts.find(session, user.email)
+        orders.create(session, ctx.settings, account, "text-to-music", "", MUSIC_OPTIONS, hold=2)
+    depth = metrics.QueueDepth(ctx.db, cache_seconds=0.3)
+    first = depth.rows()
+    assert [row[2:] for row in first] == [("pending", 1)]
+    _age_pending_orders(ctx, "processing")
+    assert depth.rows() == first
+    time.sleep(0.35)
+    assert [row[2:] for row in depth.rows()] == [("processing", 1)]
+    assert metrics.DEPTH_CACHE_SECONDS == 2.0

@@ -47,7 +47,12 @@ def build_storage(settings: Settings) -> Storage:
     if settings.storage == "s3":
         from yinzi.storage.s3 import S3Storage
 
-        return S3Storage(settings.s3, base_url=settings.base_url, secret=settings.secret())
+        return S3Storage(
+            settings.s3,
+            base_url=settings.base_url,
+            secret=settings.secret(),
+            check_timeout=settings.health_timeout_seconds,
+        )
     return LocalStorage(
         settings.data_dir / "files", base_url=settings.base_url, secret=settings.secret()
     )

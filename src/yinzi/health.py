@@ -2,13 +2,18 @@
 
 Invariants:
 
-- A check is a callable that returns when the dependency answers and raises when it does not;
-  every check runs in its own thread and counts as failed once ``timeout`` seconds pass, so one
-  hung dependency cannot hang the endpoint.
+- A check is a callable that returns when the dependency answers and raises when it does not.
+  Each runs in one thread of its own, all of them at once, and one that has not answered when
+  ``timeout`` seconds have passed counts as failed: a hung dependency cannot hang the endpoint.
+- One round of checks at a time per process: callers that arrive during a round wait for its
+  report instead of starting their own, and the report is then reused for
+  :data:`CACHE_SECONDS`. A check still running from an earlier round (a hung dependency) is
+  waited for again, never started a second time, so a hung backend holds one thread, not one
+  per request.
+- Each check is bounded by itself too: the broker gets one connection attempt with a short
+  timeout (:func:`broker_probe`), S3 a client of its own with one attempt and short timeouts.
 - The broker is checked only when the queue has one: a dispatcher (and a storage backend) takes
   part by having a ``check()`` method (:class:`Checkable`). The embedded queue has no broker.
-- The report is cached for :data:`CACHE_SECONDS`, so each process checks at most once a second
-  however often it is asked.
 - No secret reaches the answer: errors are one line, URL credentials are masked, and every
   secret-looking setting (passwords, tokens, keys) is replaced by ``***`` wherever it appears.
 """
@@ -19,7 +24,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import make_url, text
@@ -63,10 +68,37 @@ def database_probe(db: Database) -> Probe:
     return probe
 
 
-def probes(db: Database, dispatcher: object, storage: object) -> dict[str, Probe]:
-    """The checks of a process: the database always, the broker and storage when checkable."""
+def broker_probe(url: str, timeout: float) -> Probe:
+    """One connection to the Celery broker at ``url``: one attempt, ``timeout`` to connect and
+    to read, no retries (kombu is imported only when the probe runs)."""
+
+    def probe() -> None:
+        from kombu.connection import Connection
+
+        options = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "max_retries": 0}
+        broker = Connection(url, connect_timeout=timeout, transport_options=options)  # type: ignore[no-untyped-call]
+        with broker:
+            broker.ensure_connection(max_retries=0)  # type: ignore[no-untyped-call]
+
+    return probe
+
+
+def probes(
+    db: Database,
+    dispatcher: object,
+    storage: object,
+    *,
+    broker_url: str | None = None,
+    timeout: float = 2.0,
+) -> dict[str, Probe]:
+    """The checks of a process: the database always, the broker and storage when checkable.
+
+    With ``broker_url`` (the Celery queue) the broker is checked by :func:`broker_probe`;
+    another checkable dispatcher by its own ``check()``."""
     found = {"database": database_probe(db)}
-    if isinstance(dispatcher, Checkable):
+    if broker_url:
+        found["broker"] = broker_probe(broker_url, timeout)
+    elif isinstance(dispatcher, Checkable):
         found["broker"] = dispatcher.check
     if isinstance(storage, Checkable):
         found["storage"] = storage.check
@@ -105,33 +137,48 @@ def redact(message: str, secrets: Iterable[str]) -> str:
     return line[:_ERROR_LENGTH]
 
 
-def run_probe(probe: Probe, timeout: float, secrets: Iterable[str]) -> CheckResult:
-    """Run ``probe`` in a daemon thread; a probe still running after ``timeout`` has failed."""
-    outcome: list[BaseException | None] = []
-    start = time.perf_counter()
+class _Run:
+    """One run of one probe, in a daemon thread of its own."""
 
-    def target() -> None:
+    def __init__(self, name: str, probe: Probe) -> None:
+        self.started = time.monotonic()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._target, args=(probe,), name=f"health-{name}", daemon=True
+        )
+        self.thread.start()
+
+    def _target(self, probe: Probe) -> None:
         try:
             probe()
         except BaseException as exc:
-            outcome.append(exc)
-        else:
-            outcome.append(None)
+            self.error = exc
 
-    thread = threading.Thread(target=target, name="health-check", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    ms = round((time.perf_counter() - start) * 1000, 1)
-    if not outcome:
-        return CheckResult(False, ms, f"no answer within {timeout:g} s")
-    error = outcome[0]
-    if error is None:
-        return CheckResult(True, ms)
-    return CheckResult(False, ms, redact(f"{type(error).__name__}: {error}", secrets))
+    @property
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
+    def result(self, deadline: float, timeout: float, secrets: Iterable[str]) -> CheckResult:
+        """The outcome once the probe ended, or a failure when it still runs at ``deadline``."""
+        self.thread.join(max(0.0, deadline - time.monotonic()))
+        ms = round((time.monotonic() - self.started) * 1000, 1)
+        if self.running:
+            return CheckResult(False, ms, f"no answer within {timeout:g} s")
+        if self.error is None:
+            return CheckResult(True, ms)
+        return CheckResult(False, ms, redact(f"{type(self.error).__name__}: {self.error}", secrets))
+
+
+@dataclass
+class _Round:
+    """One check of every probe; callers that arrive while it runs wait for its report."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    report: dict[str, Any] | None = None
 
 
 class Health:
-    """A process's health report, cached for :data:`CACHE_SECONDS`."""
+    """A process's health report: one round of probes at a time, cached for ``cache_seconds``."""
 
     def __init__(
         self,
@@ -146,31 +193,49 @@ class Health:
         self._secrets = list(secrets)
         self._cache_seconds = cache_seconds
         self._lock = threading.Lock()
+        self._round: _Round | None = None
+        self._runs: dict[str, _Run] = {}
         self._report: dict[str, Any] | None = None
         self._expires = 0.0
 
     def report(self) -> dict[str, Any]:
         """``{"status": "ok"|"degraded", "ready": bool, "version", "checks": {name: result}}``;
-        ready (and ``ok``) when every check passed."""
+        ready (and ``ok``) when every check passed. Answers within the timeout."""
         with self._lock:
-            if self._report is None or time.monotonic() >= self._expires:
-                self._report = self._run()
-                self._expires = time.monotonic() + self._cache_seconds
-            return self._report
+            if self._report is not None and time.monotonic() < self._expires:
+                return self._report
+            leading = self._round is None
+            if self._round is None:
+                self._round = _Round()
+            current = self._round
+        if not leading:
+            current.done.wait(self._timeout + 0.5)
+            if current.report is None:
+                raise RuntimeError("the health checks did not finish")
+            return current.report
+        try:
+            current.report = self._run()
+        finally:
+            with self._lock:
+                self._round = None
+                if current.report is not None:
+                    self._report = current.report
+                    self._expires = time.monotonic() + self._cache_seconds
+            current.done.set()
+        return current.report
 
     def _run(self) -> dict[str, Any]:
-        results: dict[str, CheckResult] = {}
-        threads = []
+        """Start every probe that is not still running from an earlier round, then wait for
+        them all until one shared deadline."""
+        deadline = time.monotonic() + self._timeout
+        runs: dict[str, _Run] = {}
         for name, probe in self._checks().items():
-
-            def one(name: str = name, probe: Probe = probe) -> None:
-                results[name] = run_probe(probe, self._timeout, self._secrets)
-
-            thread = threading.Thread(target=one, name=f"health-{name}", daemon=True)
-            thread.start()
-            threads.append(thread)
-        for thread in threads:
-            thread.join()
+            earlier = self._runs.get(name)
+            runs[name] = earlier if earlier is not None and earlier.running else _Run(name, probe)
+        self._runs = runs
+        results = {
+            name: run.result(deadline, self._timeout, self._secrets) for name, run in runs.items()
+        }
         ready = all(result.ok for result in results.values())
         return {
             "status": "ok" if ready else "degraded",

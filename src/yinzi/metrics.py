@@ -4,8 +4,10 @@ Invariants:
 
 - Counters count committed changes only: services hand the increment to :func:`on_commit`, which
   runs it when the session's transaction commits and drops it when the transaction rolls back.
-- Queue depth is never kept in memory: :class:`QueueDepth` counts the active orders in the
-  database at scrape time, so every API process reports the same numbers.
+- Queue depth is counted in the database, so every API process reports the same numbers, and
+  at most once every :data:`DEPTH_CACHE_SECONDS` per process however many servers scrape it
+  (one count at a time; scrapes meanwhile reuse the last). An order this process creates or
+  ends drops the cached count, so the process's own changes show at the next scrape.
 - With ``PROMETHEUS_MULTIPROC_DIR`` set (before any Yinzi process starts, to an empty folder
   every process of the installation shares), each process writes its samples there and a scrape
   of any API process sums them across API processes and workers; without it a scrape shows this
@@ -19,6 +21,8 @@ import hmac
 import logging
 import os
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 
 from prometheus_client import (
@@ -50,6 +54,8 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 ACTIVE_STATUSES = ("pending", "processing")
+DEPTH_CACHE_SECONDS = 2.0
+"""How long one process reuses a queue-depth count."""
 DURATION_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, float("inf"))
 
 ORDERS_CREATED = Counter("yinzi_orders_created", "Orders created, by order type.", ["type"])
@@ -101,12 +107,26 @@ def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
+_order_changes = 0
+"""Orders this process created or ended (committed): a cached queue depth older than the last
+change is counted again."""
+
+
+def _count_change(counter: Callable[[], None]) -> Callable[[], None]:
+    def count() -> None:
+        global _order_changes
+        _order_changes += 1
+        counter()
+
+    return count
+
+
 def order_created(session: Session, order_type: str) -> None:
-    on_commit(session, ORDERS_CREATED.labels(order_type).inc)
+    on_commit(session, _count_change(ORDERS_CREATED.labels(order_type).inc))
 
 
 def order_ended(session: Session, order_type: str, status: str) -> None:
-    on_commit(session, ORDERS_ENDED.labels(order_type, status).inc)
+    on_commit(session, _count_change(ORDERS_ENDED.labels(order_type, status).inc))
 
 
 def credits_moved(session: Session, kind: str, available: int, held: int) -> None:
@@ -123,11 +143,31 @@ def callback_outcome(outcome: str) -> None:
     CALLBACKS.labels(outcome).inc()
 
 
-class QueueDepth:
-    """Active orders per queue, type and status, counted in the database at scrape time."""
+Rows = list[tuple[str, str, str, int]]
 
-    def __init__(self, db: Database) -> None:
+
+class QueueDepth:
+    """Active orders per queue, type and status, counted in the database at scrape time and
+    reused for ``cache_seconds`` (see the module's invariants)."""
+
+    def __init__(self, db: Database, cache_seconds: float = DEPTH_CACHE_SECONDS) -> None:
         self.db = db
+        self.cache_seconds = cache_seconds
+        self._lock = threading.Lock()
+        self._rows: Rows | None = None
+        self._counted_at = 0.0
+        self._changes = 0
+
+    def rows(self) -> Rows:
+        """The last count while it is fresh, else a new one (one at a time per process)."""
+        with self._lock:
+            fresh = time.monotonic() - self._counted_at < self.cache_seconds
+            if self._rows is not None and fresh and self._changes == _order_changes:
+                return self._rows
+            changes = _order_changes
+            self._rows = self._count()
+            self._counted_at, self._changes = time.monotonic(), changes
+            return self._rows
 
     def describe(self) -> list[Metric]:
         return []
@@ -142,7 +182,7 @@ class QueueDepth:
             "yinzi_queue_depth_up", "1 when the database answered the queue-depth query."
         )
         try:
-            rows = self._count()
+            rows = self.rows()
         except Exception:
             log.exception("queue depth: the database did not answer")
             up.add_metric([], 0)
@@ -153,7 +193,7 @@ class QueueDepth:
         yield depth
         yield up
 
-    def _count(self) -> list[tuple[str, str, str, int]]:
+    def _count(self) -> Rows:
         with self.db.read() as session:
             rows = session.execute(
                 select(Order.queue, Order.order_type, Order.status, func.count())

@@ -81,3 +81,51 @@ def test_a_link_cannot_escape_the_storage_folder(client: TestClient, ctx: Contex
     response = client.get(f"/files/..%2Fsigning.key?expires={expires}&signature={signature}")
     assert response.status_code == 404
     assert "signing" not in response.text
+
+
+def _signed_path(ctx: Context, key: str) -> str:
+    from yinzi.storage.signing import sign
+
+    expires = int(time.time()) + 60
+    signature = sign(ctx.storage.secret, key, expires)  # type: ignore[attr-defined]
+    return f"/files/{key}?expires={expires}&signature={signature}"
+
+
+@pytest.mark.parametrize("key", ["stray/x.mp3", "results/ORDER/vocals.mp3", "uploads/t/a/x.mp3"])
+def test_a_signed_path_that_is_not_a_storage_key_is_not_served(
+    client: TestClient, ctx: Context, tmp_path: Path, key: str
+) -> None:
+    src = tmp_path / "x.mp3"
+    src.write_bytes(b"not a result")
+    ctx.storage.put_file(key, src)
+    response = client.get(_signed_path(ctx, key))
+    assert response.status_code == 404
+    assert response.json() == {"code": 404, "msg": "no such file"}
+
+
+def test_a_range_header_past_the_length_limit_is_refused(
+    client: TestClient, ctx: Context, stored: str
+) -> None:
+    from yinzi.api.files import MAX_RANGE_CHARS
+
+    url = _path(ctx.storage.url(stored, ttl_seconds=60))
+    padded = "bytes=" + " " * MAX_RANGE_CHARS + "0-9"
+    response = client.get(url, headers={"Range": padded})
+    assert response.status_code == 400
+    assert "longer than" in response.json()["msg"]
+
+
+def test_too_many_ranges_are_refused_with_416(
+    client: TestClient, ctx: Context, stored: str
+) -> None:
+    from yinzi.api.files import MAX_RANGES
+
+    url = _path(ctx.storage.url(stored, ttl_seconds=60))
+    many = "bytes=" + ",".join(f"{i}-{i}" for i in range(MAX_RANGES + 1))
+    response = client.get(url, headers={"Range": many})
+    assert response.status_code == 416
+    assert response.headers["content-range"] == f"bytes */{256 * 40}"
+    allowed = "bytes=" + ",".join(f"{i * 10}-{i * 10}" for i in range(MAX_RANGES))
+    served = client.get(url, headers={"Range": allowed})
+    assert served.status_code == 206
+    assert served.headers["content-type"].startswith("multipart/byteranges")

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 import pytest
@@ -21,6 +23,7 @@ from yinzi.errors import NotFound, PayloadTooLarge, YinziError
 from yinzi.settings import S3Settings
 from yinzi.storage import LocalStorage, Storage
 from yinzi.storage.base import StorageUnavailable
+from yinzi.storage.disposition import attachment
 from yinzi.storage.s3 import S3Storage
 
 from seaweed import free_port
@@ -217,3 +220,40 @@ def test_an_unreachable_store_is_a_clear_error_after_the_retries(tmp_path: Path)
     assert f"127.0.0.1:{closed}" in caught.value.message
     assert caught.value.status == 503
     assert time.monotonic() - started < 30
+
+
+NAME = 'say "hi"; café.mp3'
+
+
+def _disposition_name(header: str) -> tuple[str | None, str | None]:
+    """The name an RFC 5987 client and the name an older client read from a disposition."""
+    assert header.startswith("attachment;")
+    extended = re.search(r"filename\*=UTF-8''([^;\s]+)", header, re.IGNORECASE)
+    fallback = re.search(r'filename="((?:[^"\\]|\\.)*)"', header)
+    exact = unquote(extended.group(1), errors="strict") if extended else None
+    plain = re.sub(r"\\(.)", r"\1", fallback.group(1)) if fallback else None
+    return exact, plain
+
+
+def test_the_disposition_names_the_file_for_new_and_old_clients() -> None:
+    header = attachment(NAME)
+    assert header.isascii()
+    assert _disposition_name(header) == (NAME, 'say "hi"; caf_.mp3')
+    assert _disposition_name(attachment("a\\b.mp3")) == ("a\\b.mp3", "a\\b.mp3")
+
+
+@pytest.mark.parametrize("storage", ["local", "s3-presigned", "s3-streamed"], indirect=True)
+def test_a_download_is_named_as_the_file_whatever_its_characters(
+    storage: Storage, files_app: TestClient, tmp_path: Path
+) -> None:
+    key = f"results/ORD9/a1/{NAME}"
+    storage.put_file(key, _write(tmp_path, b"named"))
+    url = storage.url(key, ttl_seconds=60)
+    if isinstance(storage, S3Storage) and storage.presign:
+        asked = parse_qs(urlsplit(url).query)["response-content-disposition"][0]
+        assert asked == attachment(NAME)
+    response = _get(files_app, url)
+    assert response.status_code == 200 and response.content == b"named"
+    assert _disposition_name(response.headers["content-disposition"])[0] == NAME
+    if not (isinstance(storage, S3Storage) and storage.presign):
+        assert response.headers["content-disposition"] == attachment(NAME)

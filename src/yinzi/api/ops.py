@@ -16,9 +16,13 @@ from yinzi.settings import Settings
 
 
 def install(app: FastAPI, settings: Settings, ctx: Context) -> None:
+    timeout = settings.health_timeout_seconds
+    broker_url = settings.celery.broker_url if settings.queue == "celery" else None
     checker = health.Health(
-        lambda: health.probes(ctx.db, app.state.dispatcher, ctx.storage),
-        timeout=settings.health_timeout_seconds,
+        lambda: health.probes(
+            ctx.db, app.state.dispatcher, ctx.storage, broker_url=broker_url, timeout=timeout
+        ),
+        timeout=timeout,
         secrets=health.setting_secrets(settings),
     )
     depth = metrics.QueueDepth(ctx.db)

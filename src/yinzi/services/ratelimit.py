@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import anyio
 
-from yinzi.errors import RateLimited
+from yinzi.errors import ConfigurationError, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +50,45 @@ class RateLimiter:
 class SharedRateLimiter(RateLimiter):
     """One limit for every process that uses the same Redis: a fixed one-minute window per key,
     counted with ``INCR`` (atomic in Redis), so N API processes allow ``per_minute`` requests
-    in a window, not N times as many. Keys are stored hashed. While Redis cannot be reached the
-    process falls back to its own bucket (logged), so an outage never refuses every request."""
+    in a window, not N times as many. Keys are stored hashed.
 
-    def __init__(self, per_minute: int, redis_url: str, prefix: str = "yinzi:rate:") -> None:
-        import redis
+    While Redis cannot be reached the process counts in its own bucket, so an outage never
+    refuses every request: after a failed request Redis is left alone for ``backoff_seconds``
+    (each request in the meantime is counted here, without waiting on Redis), then tried again.
+    The outage is logged once when it starts and once when Redis answers again."""
+
+    def __init__(
+        self,
+        per_minute: int,
+        redis_url: str,
+        prefix: str = "yinzi:rate:",
+        *,
+        backoff_seconds: float = 5.0,
+    ) -> None:
+        try:
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+        except ImportError as exc:
+            raise ConfigurationError(
+                "rate limits shared through Redis (YINZI_REDIS_URL, or the Celery broker) need "
+                "the redis package: pip install 'yinzi[celery]'"
+            ) from exc
 
         super().__init__(per_minute)
         self.prefix = prefix
-        self.redis = redis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self.backoff_seconds = backoff_seconds
+        self.redis = redis.Redis.from_url(
+            redis_url, socket_timeout=1.0, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 0)
+        )
+        self._retry_at = 0.0
+        self._down = False
 
     def hit(self, key: str) -> None:
         if self.per_minute <= 0:
+            return
+        if time.monotonic() < self._retry_at:
+            super().hit(key)
             return
         import redis
 
@@ -74,15 +101,36 @@ class SharedRateLimiter(RateLimiter):
             pipe.expire(name, 61)
             count = int(pipe.execute()[0])
         except redis.RedisError as exc:
-            log.warning("rate limits counted in this process only: Redis failed: %s", exc)
+            self._failed(exc)
             super().hit(key)
             return
+        self._answered()
         if count > self.per_minute:
             wait = max(1, math.ceil((window + 1) * 60 - now))
             raise RateLimited(
                 f"rate limit of {self.per_minute} requests per minute exceeded; retry in {wait} s",
                 retry_after=wait,
             )
+
+    def _failed(self, exc: Exception) -> None:
+        with self._lock:
+            self._retry_at = time.monotonic() + self.backoff_seconds
+            started, self._down = not self._down, True
+        if started:
+            log.warning(
+                "rate limits counted in this process only until Redis answers (tried again "
+                "every %g s): %s",
+                self.backoff_seconds,
+                exc,
+            )
+
+    def _answered(self) -> None:
+        if not self._down:
+            return
+        with self._lock:
+            ended, self._down = self._down, False
+        if ended:
+            log.warning("Redis answers again: rate limits are shared again")
 
     def close(self) -> None:
         self.redis.close()

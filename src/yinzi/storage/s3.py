@@ -6,8 +6,12 @@ Invariants:
 * ``put_stream`` holds at most one part in memory; a stream past ``max_bytes`` or any error
   aborts the multipart upload, so no object and no unfinished upload is left behind.
 * Every request goes through botocore's retry handler (``standard`` or ``adaptive`` mode,
-  ``max_attempts`` tries); what still fails surfaces as :class:`StorageUnavailable` (503),
+  ``max_attempts`` tries), except the health check, which makes one attempt with short
+  timeouts on a client of its own; what still fails surfaces as :class:`StorageUnavailable` (503),
   a missing object as :class:`NotFound`.
+* A :class:`StorageUnavailable` that reaches a client names the operation only; botocore's text
+  (the endpoint, the bucket) goes to the log, with credentials masked. Only the start-up error,
+  which the operator reads, names the store.
 * ``delete_prefix`` works on whole segments (``results/12`` never touches ``results/123/``) and
   deletes page by page, so any number of objects is removed without listing them all first.
 
@@ -17,23 +21,29 @@ boto3 is imported here only, so a server on local storage runs without it (extra
 from __future__ import annotations
 
 import io
+import logging
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from yinzi.errors import ConfigurationError, NotFound, PayloadTooLarge, YinziError
 from yinzi.settings import S3Settings
 from yinzi.storage.base import StorageUnavailable
+from yinzi.storage.disposition import attachment
 from yinzi.storage.keys import is_prefix_of_keys
 from yinzi.storage.signing import signed_link
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+log = logging.getLogger(__name__)
+
 MIB = 1024 * 1024
 CHUNK = MIB
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
 
 
 class S3Storage:
@@ -41,11 +51,16 @@ class S3Storage:
     """Keys listed and deleted per request (S3's own maximum)."""
 
     def __init__(
-        self, settings: S3Settings, *, base_url: str, secret: bytes, part_size: int | None = None
+        self,
+        settings: S3Settings,
+        *,
+        base_url: str,
+        secret: bytes,
+        part_size: int | None = None,
+        check_timeout: float = 2.0,
     ) -> None:
         try:
             import boto3
-            from botocore.config import Config
         except ImportError as exc:
             raise ConfigurationError(
                 "YINZI_STORAGE=s3 needs boto3: pip install 'yinzi[s3]'"
@@ -57,22 +72,45 @@ class S3Storage:
         self.base_url = base_url.rstrip("/")
         self.secret = secret
         self.part_size = part_size or settings.part_size_mb * MIB
-        config = Config(
-            retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
-            s3={"addressing_style": settings.addressing_style},
-            signature_version="s3v4",
-            connect_timeout=settings.connect_timeout_seconds,
-            read_timeout=settings.read_timeout_seconds,
+        session = boto3.session.Session()
+        self.client: S3Client = self._client(
+            session,
+            settings.retry_mode,
+            settings.max_attempts,
+            settings.connect_timeout_seconds,
+            settings.read_timeout_seconds,
         )
-        self.client: S3Client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=settings.endpoint_url,
-            region_name=settings.region,
-            aws_access_key_id=settings.access_key_id,
-            aws_secret_access_key=settings.secret_access_key,
-            config=config,
+        self._check_client: S3Client = self._client(
+            session, "standard", 1, check_timeout, check_timeout
         )
         self._ensure_bucket()
+
+    def _client(
+        self,
+        session: Any,
+        mode: Literal["standard", "adaptive"],
+        attempts: int,
+        connect: float,
+        read: float,
+    ) -> S3Client:
+        from botocore.config import Config
+
+        config = Config(  # total_max_attempts counts every try; botocore's max_attempts, retries
+            retries={"mode": mode, "total_max_attempts": attempts},
+            s3={"addressing_style": self.settings.addressing_style},
+            signature_version="s3v4",
+            connect_timeout=connect,
+            read_timeout=read,
+        )
+        client: S3Client = session.client(
+            "s3",
+            endpoint_url=self.settings.endpoint_url,
+            region_name=self.settings.region,
+            aws_access_key_id=self.settings.access_key_id,
+            aws_secret_access_key=self.settings.secret_access_key,
+            config=config,
+        )
+        return client
 
     def _name(self, key: str) -> str:
         if not is_prefix_of_keys(key):
@@ -89,11 +127,37 @@ class S3Storage:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in _MISSING:
                 raise NotFound("this file no longer exists") from exc
-            raise StorageUnavailable(f"the object store refused to {what}: {code}") from exc
+            raise self._unavailable(what, exc) from exc
         except BotoCoreError as exc:
-            raise StorageUnavailable(f"the object store could not {what}: {exc}") from exc
+            raise self._unavailable(what, exc) from exc
+
+    def _unavailable(self, what: str, exc: Exception) -> StorageUnavailable:
+        """The error a client sees: the operation only, never botocore's text (which names the
+        endpoint and bucket); that text goes to the log, without credentials."""
+        log.warning("the object store could not %s: %s", what, self._detail(exc))
+        return StorageUnavailable(f"the object store could not {what}; try again later")
+
+    def _detail(self, exc: BaseException | None) -> str:
+        """One line saying what went wrong, with URL credentials and the access keys masked."""
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())
+        text = _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
+        for secret in (self.settings.secret_access_key, self.settings.access_key_id):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
 
     def _ensure_bucket(self) -> None:
+        """Find or create the bucket; at start-up the error names the store, for the operator."""
+        try:
+            self._find_or_create_bucket()
+        except StorageUnavailable as exc:
+            where = self.settings.endpoint_url or "AWS S3"
+            detail = self._detail(exc.__cause__)
+            raise StorageUnavailable(
+                f"the object store at {where} (bucket {self.bucket}) cannot be used: {detail}"
+            ) from exc
+
+    def _find_or_create_bucket(self) -> None:
         try:
             self._call("find the bucket", self.client.head_bucket, Bucket=self.bucket)
             return
@@ -186,8 +250,9 @@ class S3Storage:
         return dest
 
     def check(self) -> None:
-        """Raises unless the bucket answers (for ``/healthz``): one HEAD request."""
-        self.client.head_bucket(Bucket=self.bucket)
+        """Raises unless the bucket answers (for ``/healthz``): one HEAD request, one attempt,
+        ``check_timeout`` seconds to connect and to read."""
+        self._check_client.head_bucket(Bucket=self.bucket)
 
     def exists(self, key: str) -> bool:
         try:
@@ -237,7 +302,15 @@ class S3Storage:
         )
         failed = [e for e in answer.get("Errors", []) if e.get("Code") not in _MISSING]
         if failed:
-            raise StorageUnavailable(f"the object store kept {len(failed)} files: {failed[0]}")
+            first = failed[0]
+            log.warning(
+                "the object store kept %d files, the first %s: %s %s",
+                len(failed),
+                first.get("Key"),
+                first.get("Code"),
+                first.get("Message"),
+            )
+            raise StorageUnavailable(f"the object store kept {len(failed)} files; try again later")
 
     def url(self, key: str, *, ttl_seconds: int) -> str:
         if not self.presign:
@@ -250,7 +323,7 @@ class S3Storage:
             Params={
                 "Bucket": self.bucket,
                 "Key": self._name(key),
-                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+                "ResponseContentDisposition": attachment(filename),
             },
             ExpiresIn=ttl_seconds,
         )
