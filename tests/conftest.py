@@ -7,9 +7,9 @@ server answers on the standard local port (skipped with the reason otherwise).
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +25,7 @@ from yinzi.media import testing
 from yinzi.queue.embedded import Worker
 from yinzi.settings import Settings
 
+from cluster.processes import postgres_database
 from helpers import Receiver, User, make_settings, new_user
 
 PG_ADMIN_URL = os.environ.get("YINZI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -36,17 +37,11 @@ def _postgres_database() -> Iterator[str]:
     except ImportError:
         pytest.skip("psycopg is not installed")
     try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+        psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
     except psycopg.OperationalError as exc:
         pytest.skip(f"no PostgreSQL server reachable at {PG_ADMIN_URL}: {exc}")
-    name = f"yinzi_test_{secrets.token_hex(6)}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-        try:
-            yield f"{base}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database(PG_ADMIN_URL) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -98,11 +93,9 @@ class FileServer:
         return f"{self.base}/{name}"
 
 
-@pytest.fixture
-def file_server(tmp_path: Path) -> Iterator[FileServer]:
-    """An HTTP server on loopback serving files from a folder (the test's "internet")."""
-    root = tmp_path / "www"
-    root.mkdir()
+@contextmanager
+def serve_folder(root: Path) -> Iterator[FileServer]:
+    """An HTTP server on loopback serving the files of ``root``."""
 
     class Quiet(SimpleHTTPRequestHandler):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -114,10 +107,21 @@ def file_server(tmp_path: Path) -> Iterator[FileServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield FileServer(root, f"http://127.0.0.1:{server.server_address[1]}")
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    try:
+        yield FileServer(root, f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def file_server(tmp_path: Path) -> Iterator[FileServer]:
+    """An HTTP server on loopback serving files from a folder (the test's "internet")."""
+    root = tmp_path / "www"
+    root.mkdir()
+    with serve_folder(root) as server:
+        yield server
 
 
 @pytest.fixture
