@@ -51,7 +51,8 @@ def make_app(settings: Settings) -> Celery:
     )
     runtime = _Runtime(settings)
 
-    @app.task(name=TASK_NAME, ignore_result=True)  # type: ignore[untyped-decorator]
+    # Not shared: another app built in this process must not take this app's settings.
+    @app.task(name=TASK_NAME, ignore_result=True, shared=False)  # type: ignore[untyped-decorator]
     def run_order(order_no: str) -> bool:
         from yinzi.runner import run_order as run
 
