@@ -4,6 +4,8 @@ with that app's own settings."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,9 @@ from yinzi.context import Context
 from yinzi.db.migrate import upgrade
 from yinzi.db.models import Order
 from yinzi.services import accounts, orders
+from yinzi.settings import CelerySettings
 
+from cluster.processes import RedisServer
 from helpers import make_settings, new_user
 
 
@@ -43,3 +47,34 @@ def test_each_app_runs_orders_with_its_own_settings(tmp_path: Path) -> None:
         first.close()
         second.close()
         ctx.close()
+
+
+def test_a_worker_stops_its_reaper_on_a_cold_shutdown(tmp_path: Path) -> None:
+    """A cold shutdown (``terminate``: a second Ctrl-C, SIGQUIT, or an in-process worker
+    stopped) ends the reaper and its callback loop like a warm one does."""
+    pytest.importorskip("celery")
+    from celery.contrib.testing.worker import start_worker
+
+    from yinzi.queue.celery import make_app
+
+    redis = RedisServer(tmp_path / "redis")
+    redis.start()
+    settings = make_settings(tmp_path, queue="celery", celery=CelerySettings(broker_url=redis.url))
+    settings.data_dir.mkdir(parents=True)
+    upgrade(settings.db_url)
+    app = make_app(settings)
+    app.conf.worker_hijack_root_logger = False
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
+            assert "yinzi-reaper" in _threads()
+        deadline = time.monotonic() + 10
+        while {"yinzi-reaper", "callbacks"} & _threads() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not {"yinzi-reaper", "callbacks"} & _threads()
+    finally:
+        app.close()
+        redis.stop()
+
+
+def _threads() -> set[str]:
+    return {thread.name for thread in threading.enumerate()}
