@@ -89,6 +89,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         routes={"separation": "separation"},
         lease_seconds=4.0,
         workers=1,
+        max_running_orders_per_account=2,  # the user's orders run on both workers at once
         signing_secret=secrets.token_hex(16),
         fetch=FetchSettings(allow_private=True, timeout_seconds=20.0),
         callback_backoff_seconds=0.2,
