@@ -76,6 +76,7 @@ bench: install
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/e2e.py
 	$(BIN)/python bench/cli.py
+	$(BIN)/python bench/cluster.py
 
 # The console's Chinese catalogue: extract every message (mapping in locale/babel.cfg) into
 # build/messages.pot and merge it into messages.po (new messages empty, stale ones dropped).
