@@ -7,7 +7,7 @@ DEV := $(VENV)/.dev
 DEFAULT_MODELS := whisper-base spleeter-2stems
 TEST_MODELS := $(DEFAULT_MODELS) whisper-tiny.en
 
-.PHONY: install runtime models run test test-all lint format bench clean chromium screenshots \
+.PHONY: install runtime models run test test-cluster test-all lint format bench clean chromium screenshots \
 	messages
 APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
@@ -46,6 +46,15 @@ test: install chromium
 	$(BIN)/yinzi models install $(TEST_MODELS)
 	$(BIN)/pytest
 
+# The Open API scenario tests, unchanged, on PostgreSQL, S3 storage (SeaweedFS) and Celery (a
+# private Redis), then the cluster test: see "Testing a cluster" in docs/deploy.md.
+CLUSTER_TESTS := tests/test_scenarios.py tests/api/test_open_v1_contract.py \
+	tests/api/test_text_to_music.py tests/api/test_kie_clients.py tests/api/test_files.py \
+	tests/cluster
+test-cluster: install
+	$(BIN)/yinzi models install $(TEST_MODELS)
+	YINZI_TEST_CLUSTER=1 $(BIN)/pytest $(CLUSTER_TESTS)
+
 test-all: install chromium
 	$(BIN)/yinzi models install $(TEST_MODELS)
 	$(BIN)/pytest -m ''
@@ -67,6 +76,7 @@ bench: install
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/e2e.py
 	$(BIN)/python bench/cli.py
+	$(BIN)/python bench/cluster.py
 
 # The console's Chinese catalogue: extract every message (mapping in locale/babel.cfg) into
 # build/messages.pot and merge it into messages.po (new messages empty, stale ones dropped).

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,9 @@ from yinzi.context import Context
 from yinzi.queue.embedded import Worker
 from yinzi.services import accounts, callbacks
 from yinzi.settings import FetchSettings, Settings
+
+if TYPE_CHECKING:
+    from cluster.mode import ThreadWorker
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
@@ -73,12 +76,16 @@ def six_stem_demucs(settings: Settings, folder: Path) -> None:
     settings.demucs.model, settings.demucs.repo = "tiny0000", str(repo)
 
 
-def drain(worker: Worker, limit: int = 50) -> int:
+def drain(worker: Worker | ThreadWorker, limit: int = 50) -> int:
     """Run queued orders in this process until none is left, then deliver the callbacks that
-    are due; returns how many orders ran."""
-    ran = 0
-    while ran < limit and worker.run_once():
-        ran += 1
+    are due; returns how many orders ran. In cluster mode (``tests/cluster/mode.py``) a Celery
+    worker runs them."""
+    if not isinstance(worker, Worker):
+        ran = worker.drain()
+    else:
+        ran = 0
+        while ran < limit and worker.run_once():
+            ran += 1
     callbacks.deliver_due(worker.ctx)
     return ran
 

@@ -60,8 +60,9 @@ def make_app(settings: Settings) -> Celery:
     )
     runtime = _Runtime(settings)
 
-    # no limit on retries: an order is retried only while it waits, and never past its deadline
-    @app.task(name=TASK_NAME, ignore_result=True, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
+    # No limit on retries: an order is retried only while it waits, and never past its deadline.
+    # Not shared: another app built in this process must not take this app's settings.
+    @app.task(name=TASK_NAME, ignore_result=True, bind=True, max_retries=None, shared=False)  # type: ignore[untyped-decorator]
     def run_order(task: Any, order_no: str) -> bool:
         from yinzi.runner import run_order as run
         from yinzi.services.orders import still_waiting

@@ -187,5 +187,10 @@ def reaper_step(settings: Settings) -> type:
         def stop(self, parent: Any) -> None:
             if self.reaper is not None:
                 self.reaper.stop()
+                self.reaper = None
+
+        def terminate(self, parent: Any) -> None:
+            """A cold shutdown stops the reaper too (StartStopStep's own does nothing here)."""
+            self.stop(parent)
 
     return ReaperStep
