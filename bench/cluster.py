@@ -37,7 +37,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]  # tests/cluster befor
 from _common import Server, file_host, yinzi_server  # noqa: E402
 
 from cluster.processes import Cluster, RedisServer, postgres_database  # noqa: E402
-from seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer, weed_binary  # noqa: E402
+from seaweed import SeaweedServer, weed_binary  # noqa: E402
 
 SPEECH = ROOT / "tests" / "fixtures" / "speech" / "call_me_back.wav"
 PG_ADMIN_URL = os.environ.get("YINZI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -117,7 +117,7 @@ def cluster(inputs: str, count: int, root: Path) -> list[dict[str, Any]]:
     from yinzi.context import Context
     from yinzi.db.migrate import upgrade
     from yinzi.services import accounts
-    from yinzi.settings import CelerySettings, FetchSettings, S3Settings, Settings
+    from yinzi.settings import CelerySettings, FetchSettings, Settings
 
     binary = weed_binary()
     if binary is None:
@@ -133,13 +133,8 @@ def cluster(inputs: str, count: int, root: Path) -> list[dict[str, Any]]:
             queue="celery",
             celery=CelerySettings(broker_url=redis.url, lost_after_seconds=3.0),
             storage="s3",
-            s3=S3Settings(
-                endpoint_url=seaweed.endpoint,
-                bucket="yinzi-bench",
-                region="us-east-1",
-                access_key_id=ACCESS_KEY,
-                secret_access_key=SECRET_KEY,
-                addressing_style="path",
+            s3=seaweed.s3_settings(
+                "yinzi-bench",
             ),
             routes={"separation": "separation"},
             lease_seconds=4.0,

@@ -14,6 +14,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from yinzi.settings import S3Settings
 
 ACCESS_KEY = "yinzi-test"
 SECRET_KEY = "yinzi-test-secret"
@@ -65,6 +69,20 @@ class SeaweedServer:
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.ports['s3.port']}"
+
+    def s3_settings(self, bucket: str, **extra: Any) -> S3Settings:
+        """Yinzi's S3 settings for ``bucket`` on this server (``extra`` overrides any field)."""
+        from yinzi.settings import S3Settings
+
+        fields: dict[str, Any] = {
+            "endpoint_url": self.endpoint,
+            "bucket": bucket,
+            "region": "us-east-1",
+            "access_key_id": ACCESS_KEY,
+            "secret_access_key": SECRET_KEY,
+            "addressing_style": "path",
+        }
+        return S3Settings(**(fields | extra))
 
     def start(self, timeout: float = 60.0) -> None:
         """Start and wait until S3 answers requests."""

@@ -27,13 +27,13 @@ from yinzi.db.migrate import upgrade
 from yinzi.db.models import LedgerEntry, Order
 from yinzi.media import testing
 from yinzi.services import billing
-from yinzi.settings import CelerySettings, FetchSettings, S3Settings, Settings
+from yinzi.settings import CelerySettings, FetchSettings, Settings
 from yinzi.storage.s3 import S3Storage
 
 from cluster.processes import Cluster, RedisServer
 from conftest import FileServer, _postgres_database, serve_folder
 from helpers import Receiver, User, new_user
-from seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer, weed_binary
+from seaweed import SeaweedServer, weed_binary
 
 pytestmark = pytest.mark.cluster
 
@@ -78,13 +78,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             broker_url=redis.url, reap_interval_seconds=0.5, lost_after_seconds=3.0
         ),
         storage="s3",
-        s3=S3Settings(
-            endpoint_url=seaweed.endpoint,
-            bucket="yinzi-cluster",
-            region="us-east-1",
-            access_key_id=ACCESS_KEY,
-            secret_access_key=SECRET_KEY,
-            addressing_style="path",
+        s3=seaweed.s3_settings(
+            "yinzi-cluster",
         ),
         routes={"separation": "separation"},
         lease_seconds=4.0,

@@ -14,7 +14,7 @@ import pytest
 
 from yinzi.settings import S3Settings
 
-from seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer, weed_binary
+from seaweed import SeaweedServer, weed_binary
 
 
 @pytest.fixture(scope="session")
@@ -32,13 +32,8 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]
 def s3_settings(seaweed: SeaweedServer) -> S3Settings:
     """Settings for a key prefix of this test's own in the session server's one bucket (each
     SeaweedFS bucket takes volumes of its own, so tests share one)."""
-    return S3Settings(
-        endpoint_url=seaweed.endpoint,
-        bucket="yinzi-test",
-        region="us-east-1",
-        access_key_id=ACCESS_KEY,
-        secret_access_key=SECRET_KEY,
-        addressing_style="path",
+    return seaweed.s3_settings(
+        "yinzi-test",
         prefix=f"run-{secrets.token_hex(4)}/",
         max_attempts=2,
     )
