@@ -127,5 +127,9 @@ def test_too_many_ranges_are_refused_with_416(
     assert response.headers["content-range"] == f"bytes */{256 * 40}"
     allowed = "bytes=" + ",".join(f"{i * 10}-{i * 10}" for i in range(MAX_RANGES))
     served = client.get(url, headers={"Range": allowed})
-    assert served.status_code == 206
-    assert served.headers["content-type"].startswith("multipart/byteranges")
+    if ctx.settings.storage == "local":
+        assert served.status_code == 206
+        assert served.headers["content-type"].startswith("multipart/byteranges")
+    else:  # streamed from the object store: several ranges give the whole object
+        assert served.status_code == 200
+        assert served.content == bytes(range(256)) * 40
