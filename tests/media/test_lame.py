@@ -53,10 +53,10 @@ def test_stereo_is_joint_and_the_file_starts_with_the_lame_tag(tmp_path: Path) -
 def test_another_lame_is_taken_when_the_first_is_unusable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fallbacks = [p for p in _lame._candidates() if "lameenc" not in p]
+    fallbacks = [p for p in _lame.candidates() if "lameenc" not in p]
     if not fallbacks:
         pytest.skip("no LAME here besides lameenc's")
-    monkeypatch.setattr(_lame, "_candidates", lambda: iter([str(tmp_path / "nope.so"), *fallbacks]))
+    monkeypatch.setattr(_lame, "candidates", lambda: iter([str(tmp_path / "nope.so"), *fallbacks]))
     audio = fx.sine(1.0)
 
     write_audio(tmp_path / "out.mp3", audio, format="mp3")
@@ -68,7 +68,7 @@ def test_another_lame_is_taken_when_the_first_is_unusable(
 def test_without_lame_mp3_fails_clearly_and_leaves_no_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_lame, "_candidates", lambda: iter([str(tmp_path / "nope.so")]))
+    monkeypatch.setattr(_lame, "candidates", lambda: iter([str(tmp_path / "nope.so")]))
     path = tmp_path / "out.mp3"
 
     with pytest.raises(YinziError, match="could not start a mp3 encoder") as caught:

@@ -56,7 +56,7 @@ _PROTOTYPES: Final = {
 }
 
 
-def _candidates() -> Iterator[str]:
+def candidates() -> Iterator[str]:
     """Where LAME may be, fastest build first."""
     for module in ("lameenc", "av"):
         spec = importlib.util.find_spec(module)
@@ -76,18 +76,23 @@ class LameError(Exception):
     """LAME is missing, refused its settings or failed: the server's fault, never the user's."""
 
 
+def load(path: str) -> ctypes.CDLL:
+    """The LAME at ``path``, its functions typed; ``OSError`` or ``AttributeError`` otherwise."""
+    lib = ctypes.CDLL(path)
+    for name, (result, arguments) in _PROTOTYPES.items():
+        function = getattr(lib, name)
+        function.restype, function.argtypes = result, arguments
+    return lib
+
+
 @cache
 def library() -> ctypes.CDLL:
-    """The first LAME found (see the module docstring), with its functions typed."""
-    for path in _candidates():
+    """The first LAME of :func:`candidates` that loads."""
+    for path in candidates():
         try:
-            lib = ctypes.CDLL(path)
-            for name, (result, arguments) in _PROTOTYPES.items():
-                function = getattr(lib, name)
-                function.restype, function.argtypes = result, arguments
+            return load(path)
         except (OSError, AttributeError):
             continue
-        return lib
     raise LameError("no LAME library found (pip install lameenc)")
 
 
@@ -99,8 +104,16 @@ class Encoder:
     them and the file decodes to exactly the samples encoded.
     """
 
-    def __init__(self, *, sample_rate: int, channels: int, bitrate: int, quality: int) -> None:
-        self._lib = library()
+    def __init__(
+        self,
+        *,
+        sample_rate: int,
+        channels: int,
+        bitrate: int,
+        quality: int,
+        lib: ctypes.CDLL | None = None,
+    ) -> None:
+        self._lib = lib or library()
         flags = self._lib.lame_init()
         if not flags:
             raise MemoryError("LAME could not allocate an encoder")
