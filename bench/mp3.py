@@ -11,8 +11,9 @@ the result with ffmpeg:
 - ``x real time``: seconds of stereo audio encoded per second of CPU time, one thread;
 - ``exact length``: the file decodes to exactly the samples written (a LAME or Xing tag tells
   the decoder the encoder delay and padding), which stems and gapless playback need;
-- ``stall``: the longest the main thread waited for the GIL while another thread encoded 10 s
-  in one call (near zero: the encoder releases the GIL, so stems can encode in parallel);
+- ``GIL stall``: the longest the main thread waited for the GIL while another thread encoded
+  10 s in one call, as a share of that call's time: near 100% if the encoder held the GIL, a
+  few per cent (scheduling noise) when it releases it, so stems can encode in parallel;
 - quality on a synthetic song (:mod:`yinzi.media.testing`) and on the real clips
   (``mixture.flac`` under ``--real``, when there): ``SNR`` of the decoded audio against the
   source, and ``over mask``, the share of (STFT frame, critical band) cells whose coding noise
@@ -170,7 +171,8 @@ def speed(run: Encode, source: Audio, folder: Path, block: int, repeat: int) -> 
 
 
 def stall(run: Encode, folder: Path) -> float:
-    """Longest wait of this thread for the GIL while another encodes 10 s in one call."""
+    """This thread's longest wait for the GIL while another encodes 10 s in one call, as a
+    share of that call's time: near 1 when the encoder holds the GIL throughout."""
     audio = fx.sine(10.0)
     done = threading.Event()
 
@@ -179,13 +181,14 @@ def stall(run: Encode, folder: Path) -> float:
         done.set()
 
     worker = threading.Thread(target=encode)
+    started = last = time.perf_counter()
     worker.start()
-    last, longest = time.perf_counter(), 0.0
+    longest = 0.0
     while not done.is_set():
         now = time.perf_counter()
         longest, last = max(longest, now - last), now
     worker.join()
-    return longest
+    return longest / (time.perf_counter() - started)
 
 
 def encoders(libraries: list[str]) -> list[tuple[str, str, Encode]]:
@@ -239,7 +242,7 @@ def main() -> None:
 
     title = f"MP3 at 192 kbit/s, {args.block}-sample blocks, one core (best of {args.repeat})"
     table = Table(title=title)
-    for column in ("encoder", "settings", "x real time", "exact length", "stall ms"):
+    for column in ("encoder", "settings", "x real time", "exact length", "GIL stall"):
         table.add_column(column, justify="left" if column in ("encoder", "settings") else "right")
     table.add_column("synthetic: SNR / over mask", justify="right")
     table.add_column(f"real ({len(clips)} clips): SNR / over mask", justify="right")
@@ -255,7 +258,7 @@ def main() -> None:
                 settings,
                 f"{speed(run, synthetic, folder, args.block, args.repeat):.0f}x",
                 "yes" if exact else "no",
-                f"{1000 * stall(run, folder):.0f}",
+                f"{100 * stall(run, folder):.0f}%",
                 f"{snr:.1f} dB / {masked:.1f}%",
                 real_q,
             )
