@@ -3,8 +3,8 @@
 Why not the usual wrappers (figures from ``bench/mp3.py``):
 
 - PyAV's ``libmp3lame`` encoder runs the LAME built into PyAV's wheel, which is compiled without
-  LAME's optimisations: about a third of the speed of the same LAME 3.100 built with them, for
-  the same bytes. PyAV itself costs next to nothing.
+  LAME's optimisations: about a third of the speed of LAME built with them (whose files decode
+  to the very same samples). PyAV itself costs next to nothing.
 - ``lameenc``'s Python API ships that optimised build, but forces plain (L/R) stereo, which at
   192 kbit/s leaves about 5 dB more noise between 1 and 4 kHz than joint stereo, and it writes
   no LAME tag, so players cannot trim the encoder delay.
