@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from yinzi.errors import YinziError
-from yinzi.media import AudioWriter, read_all, write_audio
-from yinzi.media import _lame
+from yinzi.media import AudioWriter, _lame, read_all, write_audio
 from yinzi.media import testing as fx
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import importlib.util
+import threading
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -32,6 +33,7 @@ _JOINT_STEREO: Final = 1  # LAME's MPEG_mode values
 _MONO: Final = 3
 _MAX_BLOCK: Final = 1 << 16  # samples per call, so the output buffer stays small
 _TAG_BYTES: Final = 2880  # larger than any MPEG-1 layer III frame, which holds the tag
+_SETUP: Final = threading.Lock()  # lame_init_params fills tables shared by every encoder
 
 _c_float_p = ctypes.POINTER(ctypes.c_float)
 _c_int, _c_void_p, _c_char_p = ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p
@@ -114,10 +116,13 @@ class Encoder:
         lib: ctypes.CDLL | None = None,
     ) -> None:
         self._lib = lib or library()
+        with _SETUP:
+            self._flags: int | None = self._setup(sample_rate, channels, bitrate, quality)
+
+    def _setup(self, sample_rate: int, channels: int, bitrate: int, quality: int) -> int:
         flags = self._lib.lame_init()
         if not flags:
             raise MemoryError("LAME could not allocate an encoder")
-        self._flags: int | None = flags
         settings = [
             (self._lib.lame_set_num_channels, channels),
             (self._lib.lame_set_in_samplerate, sample_rate),
@@ -130,10 +135,11 @@ class Encoder:
         if any(setter(flags, value) < 0 for setter, value in settings) or (
             self._lib.lame_init_params(flags) < 0
         ):
-            self.close()
+            self._lib.lame_close(flags)
             raise LameError(
                 f"LAME refused {channels} channel(s) at {sample_rate} Hz, {bitrate} bit/s"
             )
+        return int(flags)
 
     def encode(self, samples: npt.NDArray[np.float32]) -> bytes:
         """Encode ``(channels, n)`` float32 samples in [-1, 1]."""
