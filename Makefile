@@ -74,6 +74,7 @@ bench: install
 	$(BIN)/python bench/transcription.py
 	$(BIN)/python bench/music.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/mp3.py
 	$(BIN)/python bench/e2e.py
 	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/cluster.py

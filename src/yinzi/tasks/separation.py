@@ -1,5 +1,8 @@
 """Separation orders: stream the input through the engine into one encoder per stem.
 
+The stems are encoded in parallel (:class:`~yinzi.media.StemWriter`: one thread per stem, bounded
+queues) while the engine goes on; if the engine or an encoder fails, no partial file is left.
+
 ``split_stem_advanced`` keeps one stem and the rest of the mix: the rest is computed here, block
 for block, as the decoded mixture minus the stem, so the two results always add up to the input
 (before encoding), whichever engine made the stem. The input is kept only until the engine has
@@ -39,19 +42,11 @@ def run(
     # an empty output list asks for every stem the engine makes, apart from the complement
     stems = kind.outputs or tuple(s for s in separator.stems if s != "accompaniment")
     outputs = {stem: work / f"{stem}.{fmt}" for stem in stems}
-    writers = {
-        stem: media.AudioWriter(path, format=fmt, sample_rate=separator.sample_rate, channels=2)
-        for stem, path in outputs.items()
-    }
     blocks = media.read_blocks(source, sample_rate=separator.sample_rate, channels=2)
-    try:
+    with media.StemWriter(outputs, format=fmt, sample_rate=separator.sample_rate) as writer:
         for out in separator.separate(blocks, list(stems), progress=check):
-            for stem, block in out.items():
-                writers[stem].write(block)
-    finally:
-        for writer in writers.values():
-            writer.close()
-    seconds = next(iter(writers.values())).samples_written / separator.sample_rate
+            writer.write(out)
+    seconds = writer.samples_written[stems[0]] / separator.sample_rate
     return TaskResult([Output(path, stem) for stem, path in outputs.items()], seconds)
 
 
@@ -68,26 +63,16 @@ def isolate(
         raise EngineError(
             f"the stem engine {separator.name} makes no {choice.stem} stem for {choice.name!r}"
         )
-    names = (choice.business, stem_names.REST)
-    paths = [work / f"{name}.{fmt}" for name in names]
-    writers = [
-        media.AudioWriter(path, format=fmt, sample_rate=separator.sample_rate, channels=2)
-        for path in paths
-    ]
+    kept, rest = choice.business, stem_names.REST
+    paths = {name: work / f"{name}.{fmt}" for name in (kept, rest)}
     tape = Tape(media.read_blocks(source, sample_rate=separator.sample_rate, channels=2))
-    try:
+    with media.StemWriter(paths, format=fmt, sample_rate=separator.sample_rate) as writer:
         for out in separator.separate(tape, [choice.stem], progress=check):
             stem = out[choice.stem]
-            if not stem.shape[-1]:
-                continue
-            writers[0].write(stem)
-            writers[1].write(tape.take(stem.shape[-1]) - stem)
-    finally:
-        for writer in writers:
-            writer.close()
-    seconds = writers[0].samples_written / separator.sample_rate
-    outputs = [Output(path, name) for path, name in zip(paths, names, strict=True)]
-    return TaskResult(outputs, seconds)
+            if stem.shape[-1]:
+                writer.write({kept: stem, rest: tape.take(stem.shape[-1]) - stem})
+    seconds = writer.samples_written[kept] / separator.sample_rate
+    return TaskResult([Output(path, name) for name, path in paths.items()], seconds)
 
 
 class Tape:
