@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/threads.py [--seconds 60] [--cores 2] [--repeat 1]
+    .venv/bin/python bench/threads.py [--seconds 60] [--cores 2] [--repeat 2]
         [--jobs spleeter,stems,whisper,music]
 
 For each CPU engine on the default path, on the same input, three settings are timed, each
@@ -19,8 +19,8 @@ Throughput is audio seconds processed per wall-clock second. The first setting b
 says how much faster one order finishes with more threads; the second beside the third says
 whether a machine with ``--cores`` cores gets more audio through as one worker with N engine
 threads (``YINZI_WORKERS=1 YINZI_ENGINE_THREADS=N``) or as N workers with one thread each
-(``YINZI_WORKERS=N YINZI_ENGINE_THREADS=1``). ``--repeat`` keeps each setting's best of that
-many runs (the least disturbed, on a shared machine).
+(``YINZI_WORKERS=N YINZI_ENGINE_THREADS=1``). ``--repeat`` (default 2) runs every setting in
+turn that many times and keeps each one's best run (the least disturbed, on a shared machine).
 
 Jobs (the engines and options come from `Settings.engine_options`, as a worker's do):
 
@@ -254,8 +254,11 @@ def settings(cores: int) -> list[Setting]:
     ]
 
 
-def best(name: str, setting: Setting, seconds: float, repeat: int) -> Timing:
-    return max((measure(name, setting, seconds) for _ in range(repeat)), key=lambda t: t.throughput)
+def best(name: str, chosen: list[Setting], seconds: float, repeat: int) -> list[Timing]:
+    """Each setting's best run of ``repeat`` rounds, each round running every setting in turn
+    (so a busy spell on a shared machine falls on all of them alike)."""
+    rounds = [[measure(name, setting, seconds) for setting in chosen] for _ in range(repeat)]
+    return [max(runs, key=lambda t: t.throughput) for runs in zip(*rounds, strict=True)]
 
 
 def verdict(one_order: Timing, many_orders: Timing, cores: int) -> str:
@@ -269,7 +272,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="audio per order")
     parser.add_argument("--cores", type=int, default=2, help="threads, and orders at once")
-    parser.add_argument("--repeat", type=int, default=1, help="keep the best of this many runs")
+    parser.add_argument("--repeat", type=int, default=2, help="keep the best of this many runs")
     parser.add_argument("--jobs", default=",".join(JOBS), help=f"some of {', '.join(JOBS)}")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
@@ -292,7 +295,7 @@ def main() -> None:
         if problem is not None:
             print(f"skipping {job.label}: {problem}")
             continue
-        timings = [best(name, setting, args.seconds, args.repeat) for setting in chosen]
+        timings = best(name, chosen, args.seconds, args.repeat)
         single, threaded, parallel = timings
         table.add_row(
             job.label,
