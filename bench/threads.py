@@ -15,7 +15,10 @@ before the clock starts:
 - ``N orders, 1 thread each``: ``--cores`` processes at once, each running the order on one
   thread, timed until the last one is done.
 
-Throughput is audio seconds processed per wall-clock second. The first setting beside the second
+Throughput is audio seconds processed per wall-clock second. Beside it, in brackets, the CPU
+seconds the orders' processes used per wall second: less than the setting's threads when the
+engine leaves some of them idle or the machine is busy with other work (threads that spin
+while they wait count as busy). The first setting beside the second
 says how much faster one order finishes with more threads; the second beside the third says
 whether a machine with ``--cores`` cores gets more audio through as one worker with N engine
 threads (``YINZI_WORKERS=1 YINZI_ENGINE_THREADS=N``) or as N workers with one thread each
@@ -105,10 +108,19 @@ class Setting:
 class Timing:
     audio_seconds: float
     wall_seconds: float
+    cpu_seconds: float
+    """Of every order's process, all its threads, while it ran its order."""
 
     @property
     def throughput(self) -> float:
         return self.audio_seconds / self.wall_seconds
+
+    @property
+    def cores_busy(self) -> float:
+        return self.cpu_seconds / self.wall_seconds
+
+    def cell(self) -> str:
+        return f"{self.throughput:.1f} ({self.cores_busy:.1f} cores)"
 
 
 def options(job: Job, threads: int) -> dict[str, Any]:
@@ -203,7 +215,9 @@ def child(job: Job, threads: int, seconds: float) -> None:
     run_order(job, engine, warm, 1.0)  # loads the model, fills the caches
     print("ready", flush=True)
     sys.stdin.readline()
-    print(json.dumps(run_order(job, engine, audio, seconds)), flush=True)
+    start = time.process_time()
+    done = run_order(job, engine, audio, seconds)
+    print(json.dumps({"audio": done, "cpu": time.process_time() - start}), flush=True)
 
 
 # -- the settings, from the parent ---------------------------------------------------------------
@@ -226,14 +240,16 @@ def measure(name: str, setting: Setting, seconds: float) -> Timing:
             assert proc.stdin is not None
             proc.stdin.write("go\n")
             proc.stdin.flush()
-        done = sum(float(expect(proc, None)) for proc in procs)
+        reports = [json.loads(expect(proc, None)) for proc in procs]
         wall = time.perf_counter() - start
     finally:
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
-    return Timing(done, wall)
+    return Timing(
+        sum(report["audio"] for report in reports), wall, sum(report["cpu"] for report in reports)
+    )
 
 
 def expect(proc: subprocess.Popen[str], word: str | None) -> str:
@@ -281,7 +297,10 @@ def main() -> None:
         child(JOBS[args.child], args.threads, args.seconds)
         return
     chosen = settings(args.cores)
-    title = f"Audio seconds per wall second, {args.seconds:g} s per order, {os.cpu_count()} CPUs"
+    title = (
+        f"Audio seconds per wall second (CPU seconds per wall second), {args.seconds:g} s per "
+        f"order, {os.cpu_count()} CPUs"
+    )
     table = Table(title=title)
     table.add_column("order")
     table.add_column("RTF 1 core", justify="right")
@@ -300,7 +319,7 @@ def main() -> None:
         table.add_row(
             job.label,
             f"{1 / single.throughput:.3f}",
-            *(f"{t.throughput:.1f}" for t in timings),
+            *(t.cell() for t in timings),
             f"{threaded.throughput / single.throughput:.2f}x",
             verdict(threaded, parallel, args.cores),
         )
