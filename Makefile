@@ -73,6 +73,7 @@ bench: install
 	$(BIN)/python bench/separation.py
 	$(BIN)/python bench/transcription.py
 	$(BIN)/python bench/music.py
+	$(BIN)/python bench/threads.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/mp3.py
 	$(BIN)/python bench/e2e.py

@@ -212,11 +212,13 @@ def mean(results: list[Result]) -> Result:
 
 def print_table(title: str, stems: tuple[str, ...], rows: list[tuple[str, str, Result]]) -> None:
     print(title)
-    header = f"{'engine':<20}{'load s':>8}{'RTF':>8}" + "".join(f"{s[:6]:>9}" for s in stems)
+    header = f"{'engine':<20}{'load s':>8}{'RTF 1 core':>12}" + "".join(
+        f"{s[:6]:>9}" for s in stems
+    )
     print(header)
     print("-" * len(header))
     for label, load, result in rows:
-        rtf = f"{result.rtf:8.3f}" if result.rtf else f"{'-':>8}"
+        rtf = f"{result.rtf:12.3f}" if result.rtf else f"{'-':>12}"
         cells = "".join(
             f"{result.gains[s]:+9.2f}" if s in result.gains else f"{'-':>9}" for s in stems
         )
@@ -251,7 +253,7 @@ def long_run(contender: Contender, minutes: float, stems: tuple[str, ...]) -> No
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     exact = "exact" if produced == count * RATE else f"{produced} of {count * RATE} samples"
     print(
-        f"{contender.label}: {minutes:g} min of {'/'.join(wanted)}: RTF {rtf:.3f}, {exact}, "
+        f"{contender.label}: {minutes:g} min of {'/'.join(wanted)}: RTF 1 core {rtf:.3f}, {exact}, "
         f"peak RSS {peak_mb:.0f} MB (this process so far)"
     )
 

@@ -165,13 +165,13 @@ def measure(label: str, engine: Any, items: list[Item], verbose: bool, detect: b
 
 def print_table(rows: list[tuple[str, float, Score]]) -> None:
     head = f"{'engine':<18}{'load s':>7}" + "".join(f"{c:>9}" for c in COLUMNS)
-    head += f"{'RTF':>8}{'detect':>8}{'lang':>7}"
+    head += f"{'RTF 1 core':>12}{'detect':>8}{'lang':>7}"
     print("\nWER (en fr es harvard), CER (zh), words output on instrumentals (music)")
     print(head)
     print("-" * len(head))
     for label, load, score in rows:
         line = f"{label:<18}{load:7.2f}" + "".join(f"{score.cell(c):>9}" for c in COLUMNS)
-        line += f"{score.seconds / max(score.audio, 1e-9):8.3f}"
+        line += f"{score.seconds / max(score.audio, 1e-9):12.3f}"
         if score.detect_ratios:
             ratio = float(np.median(score.detect_ratios))
             right = sum(score.detected_right) / len(score.detected_right)

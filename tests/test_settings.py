@@ -51,3 +51,16 @@ def test_the_signing_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert len(first) >= 32 and first == Settings(data_dir=tmp_path).secret()
     assert (tmp_path / "signing.key").stat().st_mode & 0o077 == 0
     assert Settings(data_dir=tmp_path, signing_secret="given").secret() == b"given"
+
+
+@pytest.mark.parametrize(
+    ("cores", "workers", "engine_threads", "threads"),
+    [(2, 1, 0, 2), (2, 2, 0, 1), (8, 3, 0, 2), (1, 4, 0, 1), (2, 2, 2, 2)],
+)
+def test_engine_threads_reach_the_engines_that_use_them(
+    monkeypatch: pytest.MonkeyPatch, cores: int, workers: int, engine_threads: int, threads: int
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    settings = Settings(workers=workers, engine_threads=engine_threads)
+    assert settings.engine_options("separation.spleeter")["threads"] == threads
+    assert settings.engine_options("transcription.faster_whisper")["cpu_threads"] == threads

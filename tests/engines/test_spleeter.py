@@ -8,6 +8,7 @@ here from Spleeter's architecture, so it needs the dev stack's torch too.
 from __future__ import annotations
 
 import pickle
+import threading
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -339,3 +340,51 @@ def test_blas_threads_are_limited_and_restored() -> None:
     with _blas_threads(1):
         assert counts() == [1] * len(before)
     assert counts() == before
+
+
+# -- threads ----------------------------------------------------------------------------------
+
+
+@needs_weights
+@pytest.mark.parametrize("channels", [1, 2])
+def test_two_threads_give_exactly_what_one_thread_gives(
+    engine: SpleeterSeparator, channels: int
+) -> None:
+    mixture = music(RATE * 13)[:channels]  # two patches: the instrument split's state carries
+    stems = ("vocals", "accompaniment", *FOUR[1:])
+    threaded = SpleeterSeparator(models_dir=MODELS_DIR, threads=2)
+    one, two = run(engine, [mixture], stems), run(threaded, [mixture], stems)
+    for stem in stems:
+        np.testing.assert_array_equal(two[stem], one[stem])
+
+
+@needs_weights
+@pytest.mark.parametrize(("threads", "blas"), [(1, 1), (2, 1), (4, 2)])
+def test_threads_run_the_two_networks_at_once_each_on_its_share_of_blas(
+    monkeypatch: pytest.MonkeyPatch, threads: int, blas: int
+) -> None:
+    from threadpoolctl import threadpool_info
+
+    if not any(lib["user_api"] == "blas" for lib in threadpool_info()):
+        pytest.skip("numpy's BLAS is not one threadpoolctl can control here")
+    together = threading.Barrier(2, timeout=30)  # passes only if both networks run at once
+    seen: list[tuple[str, list[int]]] = []
+    network = UNet.__call__
+
+    def watched(self: UNet, patch: Audio) -> Audio:
+        counts = [int(lib["num_threads"]) for lib in threadpool_info() if lib["user_api"] == "blas"]
+        seen.append((threading.current_thread().name, counts))
+        if threads > 1:
+            together.wait()
+        return network(self, patch)
+
+    monkeypatch.setattr(UNet, "__call__", watched)
+    separator = SpleeterSeparator(models_dir=MODELS_DIR, threads=threads)
+    run(separator, [music(RATE)])
+    assert len(seen) == 2
+    assert all(counts and set(counts) == {blas} for _, counts in seen)
+    names = {name for name, _ in seen}
+    if threads == 1:
+        assert names == {threading.current_thread().name}
+    else:
+        assert len(names) == 2

@@ -33,6 +33,8 @@ only on frame positions, never on how the input was cut into blocks. State is th
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
+
 import numpy as np
 import numpy.typing as npt
 
@@ -50,7 +52,11 @@ class StemSplitter:
         bass_cut_hz: float,
         kick_cut_hz: float,
         future_limit: int,
+        executor: Executor | None = None,
     ) -> None:
+        """``executor``: where the frequency median runs while the time median runs here (the
+        two are independent); None runs both in turn."""
+        self._executor = executor
         self._half = time_frames // 2
         self._freq_half = freq_bins // 2
         self._future = min(self._half, future_limit)
@@ -70,9 +76,15 @@ class StemSplitter:
         ``repeating`` is the share of each of those frames' magnitude the repetition model
         explains, over the lowest ``repeating.shape[1]`` bins.
         """
-        harmonic = self._time_median(mags, count)
         spread = np.pad(mags[:count], [(0, 0), (self._freq_half,) * 2], mode="reflect")
-        drums = _power_share(_median(spread, self._freq_half, axis=1), harmonic)
+        if self._executor is None:
+            percussive = _median(spread, self._freq_half, axis=1)
+            harmonic = self._time_median(mags, count)
+        else:
+            later = self._executor.submit(_median, spread, self._freq_half, axis=1)
+            harmonic = self._time_median(mags, count)
+            percussive = later.result()
+        drums = _power_share(percussive, harmonic)
         if self._kick_share is not None:
             low = repeating.shape[1]
             kick = _power_share(repeating, 1 - repeating) * self._kick_share[:low]

@@ -16,7 +16,15 @@ shares of the accompaniment add up to it, so ``vocals + drums + bass + other`` i
 
 Weights are the ``spleeter-2stems`` model (``yinzi models install spleeter-2stems``), verified
 and loaded on the first ``separate`` by a restricted unpickler (``_checkpoint``); torch is never
-imported. Matrix products use at most ``threads`` BLAS threads.
+imported.
+
+Threads. With ``threads=1`` everything runs in the calling thread and numpy's BLAS is limited to
+one thread. With two or more, the two networks run at once in two threads (numpy releases the
+GIL in matrix products and array arithmetic), each with ``threads // 2`` BLAS threads, and so do
+the two halves of the Wiener filter's bins and the instrument split's two median filters: BLAS
+alone would spread only the matrix products, and two threads each running a whole network also
+share out the convolutions' copies and sums. The result is the same as with one thread, to the
+bit.
 
 Invariants. Patches sit at absolute frame positions and are processed once the frames after
 them that the instrument split looks at have arrived, so the output does not depend on how the
@@ -27,12 +35,13 @@ patch and a little look-ahead, so memory does not grow with the stream's duratio
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -43,7 +52,13 @@ from yinzi.engines.separation._checkpoint import load_arrays
 from yinzi.engines.separation._spleeter_net import UNet
 from yinzi.engines.separation._stems import StemSplitter
 from yinzi.engines.separation._stft import ChunkStream, Frames, hann, separate_blocks
-from yinzi.engines.separation._wiener import EXTENSIONS, extend, ratio_filter, wiener_filter
+from yinzi.engines.separation._wiener import (
+    EXTENSIONS,
+    Floats,
+    extend,
+    ratio_filter,
+    wiener_filter,
+)
 from yinzi.engines.separation.base import Block, Progress, check_stems
 from yinzi.errors import ConfigurationError
 
@@ -57,6 +72,8 @@ PATCH_FRAMES = 512
 SPLIT_FRAMES = 128  # frames split into instruments at once
 INSTRUMENTS = ("drums", "bass", "other")
 FILTERS = ("ratio", "wiener")
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -95,6 +112,7 @@ class SpleeterSeparator:
         if self.options.filter not in FILTERS:
             raise ConfigurationError(f"filter must be one of {FILTERS}")
         self._nets: tuple[UNet, UNet] | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     @classmethod
     def availability(cls, *, models_dir: str | Path, **_: object) -> str | None:
@@ -117,11 +135,21 @@ class SpleeterSeparator:
     ) -> Iterator[dict[str, Block]]:
         check_stems(stems, self.stems)
         nets = self.load()
+        executor = self._executor()
+        blas = self.threads if executor is None else self.threads // 2
 
         def open_stream(channels: int) -> _Stream:
-            return _Stream(channels, self.sample_rate, nets, self.options, stems, self.threads)
+            return _Stream(channels, self.sample_rate, nets, self.options, stems, executor, blas)
 
         return separate_blocks(blocks, open_stream, stems, self.sample_rate, progress)
+
+    def _executor(self) -> Executor | None:
+        """The second thread's pool when there are two threads or more, made once; else None."""
+        if self.threads < 2:
+            return None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(2, thread_name_prefix="spleeter")
+        return self._pool
 
 
 @cache
@@ -146,7 +174,8 @@ class _Stream(ChunkStream):
         nets: tuple[UNet, UNet],
         options: SpleeterOptions,
         stems: Sequence[str],
-        threads: int,
+        executor: Executor | None,
+        blas_threads: int,
     ) -> None:
         if channels not in (1, 2):
             raise ValueError(f"Spleeter takes mono or stereo, not {channels} channels")
@@ -159,21 +188,29 @@ class _Stream(ChunkStream):
                 bass_cut_hz=options.bass_cut_hz,
                 kick_cut_hz=0.0,
                 future_limit=PATCH_FRAMES,
+                executor=executor,
             )
         self._lookahead = splitter.lookahead if splitter else 0
         super().__init__(channels, N_FFT, HOP, stems, PATCH_FRAMES, self._lookahead, hann(N_FFT))
         self._splitter = splitter
         self._nets = nets
         self._options = options
-        self._threads = threads
+        self._executor = executor
+        self._blas_threads = blas_threads
 
     def push(self, block: Block) -> dict[str, Block]:
-        with _blas_threads(self._threads):
+        with _blas_threads(self._blas_threads):
             return super().push(block)
 
     def finish(self) -> dict[str, Block]:
-        with _blas_threads(self._threads):
+        with _blas_threads(self._blas_threads):
             return super().finish()
+
+    def _both(self, work: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+        """``work`` on each of ``items``, at once when there is a second thread."""
+        if self._executor is None:
+            return [work(item) for item in items]
+        return list(self._executor.map(work, items))
 
     def separate(self, spectra: Frames, count: int) -> dict[str, Frames]:
         """Every stem's spectra for the first ``count`` frames of ``spectra``."""
@@ -181,19 +218,31 @@ class _Stream(ChunkStream):
         mags = np.abs(mixture)
         patch = np.zeros((2, PATCH_FRAMES, MODELLED_BINS), np.float32)
         patch[:, :count] = mags[:, :, :MODELLED_BINS]  # a mono channel goes to both
-        masks = [net(patch)[:, :count] for net in self._nets]
+        masks = [mask[:, :count] for mask in self._both(lambda net: net(patch), self._nets)]
         if self.channels == 1:
             masks = [mask.mean(axis=0, keepdims=True) for mask in masks]
         bins = mags.shape[-1]
         estimates = [extend(mask, bins, self._options.extension) * mags for mask in masks]
         if self._options.filter == "wiener" and self.channels == 2:
-            vocals, accompaniment = wiener_filter(mixture, estimates)
+            vocals, accompaniment = self._wiener(mixture, estimates)
         else:
             vocals, accompaniment = ratio_filter(mixture, estimates, self._options.power)
         out = {"vocals": vocals, "accompaniment": accompaniment}
         if self._splitter is not None:
             out.update(self._instruments(accompaniment, spectra[:, count:]))
         return out
+
+    def _wiener(self, mixture: Frames, estimates: list[Floats]) -> list[Frames]:
+        """`wiener_filter`, on the lower and upper half of the bins at once with two threads."""
+        if self._executor is None:
+            return wiener_filter(mixture, estimates)
+        cut = mixture.shape[-1] // 2
+        halves = [
+            (mixture[..., part], [e[..., part] for e in estimates])
+            for part in (slice(None, cut), slice(cut, None))
+        ]
+        low, high = self._both(lambda half: wiener_filter(*half), halves)
+        return [np.concatenate(pair, axis=-1) for pair in zip(low, high, strict=True)]
 
     def _instruments(self, accompaniment: Frames, ahead: Frames) -> dict[str, Frames]:
         """Drums, bass and other, which add up to ``accompaniment``.
