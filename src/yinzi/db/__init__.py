@@ -1,7 +1,7 @@
 """Database access: one :class:`Database` per process, SQLite by default, PostgreSQL to scale.
 
-``read()`` opens a session for queries; on SQLite its statements run in autocommit (no writes
-may happen in it). ``write()`` opens a transaction that commits on success; on SQLite it starts
+``read()`` opens a session for queries (``connect()`` a connection, for Core queries); on SQLite
+their statements run in autocommit (no writes may happen in them). ``write()`` opens a transaction that commits on success; on SQLite it starts
 with ``BEGIN IMMEDIATE`` so concurrent writers queue on the lock instead of failing when a read
 transaction tries to upgrade.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, inspect, make_url
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -74,6 +74,13 @@ class Database:
     def read(self) -> Iterator[Session]:
         with self._sessions() as session:
             yield session
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for Core queries on a hot read path, where building ORM objects would
+        cost more than the query; like ``read()``, it never commits."""
+        with self.engine.connect() as connection:
+            yield connection
 
     @contextmanager
     def write(self) -> Iterator[Session]:
