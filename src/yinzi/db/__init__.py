@@ -1,9 +1,9 @@
 """Database access: one :class:`Database` per process, SQLite by default, PostgreSQL to scale.
 
 ``read()`` opens a session for queries (``connect()`` a connection, for Core queries); on SQLite
-their statements run in autocommit (no writes may happen in them). ``write()`` opens a transaction that commits on success; on SQLite it starts
-with ``BEGIN IMMEDIATE`` so concurrent writers queue on the lock instead of failing when a read
-transaction tries to upgrade.
+their statements run in autocommit (no writes may happen in them). ``write()`` opens a
+transaction that commits on success; on SQLite it starts with ``BEGIN IMMEDIATE`` so concurrent
+writers queue on the lock instead of failing when a read transaction tries to upgrade.
 """
 
 from __future__ import annotations
