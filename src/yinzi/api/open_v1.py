@@ -113,13 +113,14 @@ def _created(order: Order) -> dict[str, Any]:
     }
 
 
+# Clients poll order/query while their orders run, so it is kept cheap: its database work takes
+# one thread-pool call (no query for the key while the auth cache holds it, one Core query for
+# the order), and the envelope is encoded here, with no response model to validate (a sync
+# route returning a dict costs a second thread-pool call, for that validation).
 @router.get("/order/query")
 async def query_order(
     key: OpenApiKey, ctx: ContextDep, orderNo: Annotated[str, Query(max_length=MAX_ID)] = ""
 ) -> JSONResponse:
-    """Clients poll this while their orders run, so it is kept cheap: its database work takes
-    one thread-pool call (none for the key while the auth cache holds it, one Core query for
-    the order), and the envelope is encoded here, with no response model to validate."""
     return JSONResponse(ok(await run_in_threadpool(_query, ctx, key, orderNo)))
 
 
