@@ -113,29 +113,33 @@ def _created(order: Order) -> dict[str, Any]:
     }
 
 
-# Clients poll order/query while their orders run, so it is kept cheap: its database work takes
-# one thread-pool call (no query for the key while the auth cache holds it, one Core query for
-# the order), and the envelope is encoded here, with no response model to validate (a sync
-# route returning a dict costs a second thread-pool call, for that validation).
+# Clients poll order/query while their orders run, so it is kept cheap: no database work for
+# the key while the auth cache holds it (else one thread-pool call), one Core query for the order
+# (on SQLite right here: see Database.read_async), and the envelope encoded here, with no
+# response model to validate (a sync route returning a dict costs two thread-pool calls: the
+# route, then that validation).
 @router.get("/order/query")
 async def query_order(
     key: OpenApiKey, ctx: ContextDep, orderNo: Annotated[str, Query(max_length=MAX_ID)] = ""
 ) -> JSONResponse:
-    return JSONResponse(ok(await run_in_threadpool(_query, ctx, key, orderNo)))
-
-
-def _query(ctx: Context, key: str, order_no: str) -> dict[str, Any]:
-    account = ctx.keys.check(ctx.db, key)
-    if not order_no:
+    account = ctx.keys.cached(key)
+    if account is None:
+        account = await run_in_threadpool(ctx.keys.check, ctx.db, key)
+    if not orderNo:
         raise BadRequest("orderNo is required")
-    return _shown(ctx, account, order_no)
+    view = await ctx.db.read_async(lambda connection: _view(ctx, connection, account, orderNo))
+    return JSONResponse(ok(view))
 
 
 def _shown(ctx: Context, account: Account, order_no: str) -> dict[str, Any]:
     """The account's order as ``order/query`` shows it, with its available balance."""
     with ctx.db.connect() as connection:
-        row = orders.shown(connection, account.id, order_no)
-        return {**order_view(ctx, connection, row), "balance": row.available}
+        return _view(ctx, connection, account, order_no)
+
+
+def _view(ctx: Context, connection: Connection, account: Account, order_no: str) -> dict[str, Any]:
+    row = orders.shown(connection, account.id, order_no)
+    return {**order_view(ctx, connection, row), "balance": row.available}
 
 
 RESULTS_DELETED = retention.RESULTS_DELETED

@@ -137,20 +137,20 @@ class KeyCache:
     def authenticate(self, session: Session, key: str) -> Account:
         if self.ttl <= 0:
             return authenticate(session, key)
-        return self._cached(key) or self._remember(key, authenticate(session, key), session)
+        return self.cached(key) or self._remember(key, authenticate(session, key), session)
+
+    def cached(self, key: str) -> Account | None:
+        """The account of ``key`` while it is cached (no database work at all), else None."""
+        hit = self._entries.get(hash_key(key)) if self.ttl > 0 else None
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
     def check(self, db: Database, key: str) -> Account:
-        """:meth:`authenticate` with no database work at all while the key is cached; on a
-        miss, in a read session of its own."""
-        account = self._cached(key) if self.ttl > 0 else None
+        """:meth:`authenticate`, in a read session of its own unless the key is cached."""
+        account = self.cached(key)
         if account is not None:
             return account
         with db.read() as session:
             return self.authenticate(session, key)
-
-    def _cached(self, key: str) -> Account | None:
-        hit = self._entries.get(hash_key(key))
-        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
     def _remember(self, key: str, account: Account, session: Session) -> Account:
         session.expunge(account)
