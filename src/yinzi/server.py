@@ -56,6 +56,7 @@ def run(settings: Settings) -> None:
     config = ApiConfig(settings)
     install_redaction()  # on the handlers uvicorn's logging configuration just made
     if config.workers == 1:
+        config.load()  # the app is built here, before the event loop starts
         uvicorn.Server(config).run()
         return
     Multiprocess(config, sockets=[config.bind_socket()]).run()
