@@ -1,4 +1,5 @@
-"""``yinzi serve`` as a real process: first-start output, clean logs, HTTP timeouts and limits."""
+"""``yinzi serve`` as a real process: first-start output, clean logs, HTTP timeouts and limits,
+its worker processes and its API processes."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+YINZI = [sys.executable, "-c", "from yinzi.cli import main; main()"]
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -26,7 +29,7 @@ def _free_port() -> int:
 def test_first_start_prints_an_admin_key_and_logs_never_show_it(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "YINZI_DATA_DIR": str(tmp_path / "data"), "YINZI_WORKERS": "1"}
-    cmd = [sys.executable, "-c", "from yinzi.cli import main; main()", "serve", "--port", str(port)]
+    cmd = [*YINZI, "serve", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -78,13 +81,18 @@ def test_first_start_prints_an_admin_key_and_logs_never_show_it(tmp_path: Path) 
     assert "yz_wrong-key-attempt" not in stderr + stderr2
 
 
-@contextmanager
-def _serving(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """A real ``yinzi serve`` with extra ``YINZI_`` settings; yields it and its base URL."""
-    port = _free_port()
+def _environment(tmp_path: Path, **env: str) -> dict[str, str]:
     settings = {"DATA_DIR": str(tmp_path / "data"), "WORKERS": "0", **env}
-    full_env = {**os.environ, **{f"YINZI_{k}": v for k, v in settings.items()}}
-    cmd = [sys.executable, "-c", "from yinzi.cli import main; main()", "serve", "--port", str(port)]
+    return {**os.environ, **{f"YINZI_{k}": v for k, v in settings.items()}}
+
+
+@contextmanager
+def _serving(tmp_path: Path, *args: str, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A real ``yinzi serve`` with extra arguments and ``YINZI_`` settings; yields it and its
+    base URL."""
+    port = _free_port()
+    full_env = _environment(tmp_path, **env)
+    cmd = [*YINZI, "serve", "--port", str(port), *args]
     proc = subprocess.Popen(
         cmd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
     )
@@ -228,3 +236,83 @@ def test_workers_exit_when_serve_is_killed(tmp_path: Path) -> None:
         while _alive(children) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _alive(workers) == [] and _alive(children) == []
+
+
+def _listening_socket(port: int) -> str:
+    """The ``socket:[inode]`` link of the socket listening on 127.0.0.1:``port``."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == f"0100007F:{port:04X}" and fields[3] == "0A":  # 0A: LISTEN
+            return f"socket:[{fields[9]}]"
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+def _holds(pid: int, link: str) -> bool:
+    """Whether process ``pid`` has the socket ``link`` open."""
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.readlink(fd) == link:
+                return True
+        except OSError:  # closed while it was read
+            continue
+    return False
+
+
+@needs_proc
+def test_api_workers_answer_from_processes_of_their_own_and_orders_run_once(
+    tmp_path: Path, song: str
+) -> None:
+    env = {"WORKERS": "1", "FETCH__ALLOW_PRIVATE": "true", "POLL_INTERVAL_SECONDS": "0.05"}
+    environ = _environment(tmp_path, **env)
+    subprocess.run([*YINZI, "migrate"], env=environ, check=True, capture_output=True)
+    made = [*YINZI, "accounts", "create", "api@example.com", "--credits", "100"]
+    key = subprocess.run(made, env=environ, check=True, capture_output=True, text=True).stdout
+    auth = {"Authorization": f"Bearer {key.strip()}"}
+    with _serving(tmp_path, "--api-workers", "2", **env) as (proc, base):
+        socket_link = _listening_socket(int(base.rsplit(":", 1)[1]))
+        spawned = _workers_of(proc, 3)
+        api = [pid for pid in spawned if _holds(pid, socket_link)]
+        assert len(api) == 2  # the third is the one embedded worker, started once
+        for paused in api:  # while one API process is stopped, the other answers alone
+            os.kill(paused, signal.SIGSTOP)
+            try:
+                for _ in range(3):
+                    with httpx.Client(base_url=base) as client:  # a new connection each time
+                        assert client.get("/healthz").status_code == 200
+            finally:
+                os.kill(paused, signal.SIGCONT)
+        body = {"orderType": "track-separation", "stuff": {"pathKey": song}}
+        created = httpx.post(f"{base}/api/open/v1/order/create", json=body, headers=auth).json()
+        order_no = created["data"]["orderNo"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            query = f"{base}/api/open/v1/order/query?orderNo={order_no}"
+            shown = httpx.get(query, headers=auth).json()["data"]
+            if shown["status"] not in ("pending", "processing"):
+                break
+            time.sleep(0.2)
+        assert shown["status"] == "finish", shown
+        assert shown["balance"] == 100 - shown["cost"] and shown["cost"] > 0
+        assert all(item["url"].startswith(f"{base}/files/") for item in shown["stuffs"])
+    from yinzi.db import Database
+    from yinzi.db.models import Order
+
+    db = Database(f"sqlite:///{tmp_path / 'data' / 'yinzi.db'}")
+    try:
+        with db.read() as session:
+            order = session.get(Order, order_no)
+            assert order is not None and order.attempts == 1
+    finally:
+        db.dispose()
+
+
+@needs_proc
+def test_api_processes_exit_when_serve_is_killed(tmp_path: Path) -> None:
+    with _serving(tmp_path, "--api-workers", "2") as (proc, _):
+        api = _workers_of(proc, 2)
+        proc.kill()
+        proc.wait(timeout=5)
+        deadline = time.monotonic() + 5
+        while _alive(api) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _alive(api) == []

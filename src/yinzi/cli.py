@@ -106,25 +106,25 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     workers: Annotated[int | None, typer.Option(help="Embedded worker processes.")] = None,
+    api_workers: Annotated[
+        int | None, typer.Option(help="API processes (they share only the database and files).")
+    ] = None,
 ) -> None:
     """Start the API with embedded worker processes."""
-    import uvicorn
-
-    from yinzi import _http
-    from yinzi.app import create_app
+    from yinzi import server
     from yinzi.db.migrate import upgrade
-    from yinzi.logs import configure_logging, install_redaction
+    from yinzi.logs import configure_logging
     from yinzi.queue.embedded import WorkerPool
 
-    overrides = {
-        k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None
-    }
+    options = {"host": host, "port": port, "workers": workers, "api_workers": api_workers}
+    overrides = {k: v for k, v in options.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
     _warn_about_engines(settings)
     _warn_about_old_data_folder(settings)
     configure_logging()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # once, here, before any API process starts: they only ever find the schema and admin made
     upgrade(settings.db_url)
     _bootstrap_admin(settings)
     # uvicorn handles SIGTERM while it runs, then raises it again once it has shut down: this
@@ -133,22 +133,14 @@ def serve(
     pool = WorkerPool(settings, 0 if settings.queue == "celery" else None)
     pool.start()
     try:
-        config = uvicorn.Config(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            http=_http.protocol(settings.http_header_timeout_seconds),
-            timeout_keep_alive=settings.http_keep_alive_seconds,
-            limit_concurrency=settings.http_limit_concurrency,
-        )
-        install_redaction()
+        processes = f" in {settings.api_workers} API processes" if settings.api_workers > 1 else ""
         typer.echo(
-            f"Yinzi listening on {settings.base_url} with {pool.count} worker(s); "
+            f"Yinzi listening on {settings.base_url}{processes} with {pool.count} worker(s); "
             f"data in {settings.data_dir.resolve()}",
             err=True,
         )
         typer.echo(f"User Center (web console): {settings.base_url}/console/", err=True)
-        uvicorn.Server(config).run()
+        server.run(settings)
     finally:
         pool.stop()
 

@@ -296,7 +296,16 @@ class Settings(BaseSettings):
         description="Redis shared by API processes for rate limits (default: the Celery broker "
         "when the queue is celery; none: limits are per process).",
     )
+    api_workers: int = Field(
+        1, ge=1, le=64, description="API processes `yinzi serve` runs (they share the database)."
+    )
     workers: int = Field(default_factory=_default_workers, description="Embedded worker processes.")
+    worker_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Niceness embedded workers add to their priority, so the API runs first.",
+    )
     poll_interval_seconds: float = Field(0.2, description="How often idle workers look for work.")
     lease_seconds: float = Field(
         30.0, description="A claimed order is re-run if its worker is silent this long."

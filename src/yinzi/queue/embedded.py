@@ -9,6 +9,9 @@ A worker never outlives the process that started it: it watches its parent's sen
 that reaches end-of-file however the parent ends, ``kill -9`` included) and exits at once, so no
 orphan keeps taking orders beside a restarted server. Workers ignore SIGINT: Ctrl-C reaches the
 whole process group, and the parent stops them in order through the shared stop event.
+
+Workers run at a lower priority (``worker_nice``, 10 by default): separation takes every core it
+is given, and the API process beside them should answer within milliseconds all the same.
 """
 
 from __future__ import annotations
@@ -96,12 +99,14 @@ def worker_main(settings_data: dict[str, Any], stop: Any) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging()
-    _exit_with_parent()
+    exit_with_parent()
     register_callbacks()
-    Worker(Settings.model_validate(settings_data)).run_forever(stop)
+    settings = Settings.model_validate(settings_data)
+    os.nice(settings.worker_nice)
+    Worker(settings).run_forever(stop)
 
 
-def _exit_with_parent() -> None:
+def exit_with_parent() -> None:
     """End this process as soon as its parent process is gone, whatever it was doing."""
     parent = multiprocessing.parent_process()
     if parent is None:

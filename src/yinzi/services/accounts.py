@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from yinzi.db import utcnow
+from yinzi.db import Database, utcnow
 from yinzi.db.models import Account, ApiKey
 from yinzi.errors import BadRequest, NotFound, Unauthorized
 from yinzi.services import billing
@@ -137,16 +137,26 @@ class KeyCache:
     def authenticate(self, session: Session, key: str) -> Account:
         if self.ttl <= 0:
             return authenticate(session, key)
-        digest = hash_key(key)
-        now = time.monotonic()
-        hit = self._entries.get(digest)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        account = authenticate(session, key)
+        return self.cached(key) or self._remember(key, authenticate(session, key), session)
+
+    def cached(self, key: str) -> Account | None:
+        """The account of ``key`` while it is cached (no database work at all), else None."""
+        hit = self._entries.get(hash_key(key)) if self.ttl > 0 else None
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def check(self, db: Database, key: str) -> Account:
+        """:meth:`authenticate`, in a read session of its own unless the key is cached."""
+        account = self.cached(key)
+        if account is not None:
+            return account
+        with db.read() as session:
+            return self.authenticate(session, key)
+
+    def _remember(self, key: str, account: Account, session: Session) -> Account:
         session.expunge(account)
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        self._entries[digest] = (now + self.ttl, account)
+        self._entries[hash_key(key)] = (time.monotonic() + self.ttl, account)
         return account
 
     def forget(self, key_hash: str) -> None:

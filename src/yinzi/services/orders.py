@@ -30,9 +30,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import case, func, or_, select, true, update
+from sqlalchemy import Connection, Row, bindparam, case, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -240,16 +240,49 @@ def get(session: Session, account: Account, order_no: str) -> Order:
     return order
 
 
-def get_with_balance(session: Session, account: Account, order_no: str) -> tuple[Order, int]:
-    """The account's order and its available balance, in one round trip."""
-    row = session.execute(
-        select(Order, Balance.available)
-        .join(Balance, Balance.account_id == Order.account_id)
-        .where(Order.order_no == order_no, Order.account_id == account.id)
-    ).first()
+class Shown(Protocol):
+    """The columns of an order that ``order/query`` and ``order/list`` show: an :class:`Order`,
+    or a row of :func:`shown`."""
+
+    order_no: str
+    order_type: str
+    status: str
+    cost: int
+    reason: str | None
+    results: list[Any]
+    progress: int
+    stage: str
+    purged_at: datetime | None
+    created_at: datetime
+
+
+_SHOWN = (
+    select(
+        Order.order_no,
+        Order.order_type,
+        Order.status,
+        Order.cost,
+        Order.reason,
+        Order.results,
+        Order.progress,
+        Order.stage,
+        Order.purged_at,
+        Order.created_at,
+        Balance.available,
+    )
+    .join(Balance, Balance.account_id == Order.account_id)
+    .where(Order.order_no == bindparam("order_no"), Order.account_id == bindparam("account_id"))
+)
+
+
+def shown(connection: Connection, account_id: int, order_no: str) -> Row[Any]:
+    """The account's order as :class:`Shown` columns, with the account's ``available`` balance:
+    one query. Clients poll ``order/query`` while their orders run, so this reads only the
+    columns shown, into a plain row (no ORM object to build), with a statement built once."""
+    row = connection.execute(_SHOWN, {"order_no": order_no, "account_id": account_id}).first()
     if row is None:
         raise OrderNotFound()
-    return row[0], int(row[1])
+    return row
 
 
 # -- worker-side transitions ---------------------------------------------------------------
@@ -527,7 +560,7 @@ def _end_active(
 # -- the owner's calls -----------------------------------------------------------------------
 
 
-def queue_position(session: Session, order: Order) -> int | None:
+def queue_position(session: Session | Connection, order: Shown) -> int | None:
     """1 for the next pending order to be claimed, 2 for the one after...; None unless pending.
 
     Workers claim the oldest waiting order first, whoever made it, so this counts the pending

@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 from yinzi.errors import NotFound, PayloadTooLarge
 from yinzi.storage.keys import is_prefix_of_keys
-from yinzi.storage.signing import signed_link
+from yinzi.storage.signing import RecentLinks, signed_link
 
 CHUNK = 1024 * 1024
 
@@ -22,6 +22,7 @@ class LocalStorage:
         self.base_url = base_url.rstrip("/")
         self.secret = secret
         self.root.mkdir(parents=True, exist_ok=True)
+        self._links = RecentLinks()
 
     def path(self, key: str) -> Path:
         """The file for ``key``; refuses any key with a segment that is not a plain name."""
@@ -99,7 +100,9 @@ class LocalStorage:
         return 0
 
     def url(self, key: str, *, ttl_seconds: int) -> str:
-        return signed_link(self.base_url, self.secret, key, ttl_seconds)
+        return self._links.get(
+            key, ttl_seconds, lambda: signed_link(self.base_url, self.secret, key, ttl_seconds)
+        )
 
 
 def _read_range(path: Path, start: int, end: int | None) -> Iterator[bytes]:

@@ -33,7 +33,7 @@ from yinzi.settings import S3Settings
 from yinzi.storage.base import StorageUnavailable
 from yinzi.storage.disposition import attachment
 from yinzi.storage.keys import is_prefix_of_keys
-from yinzi.storage.signing import signed_link
+from yinzi.storage.signing import RecentLinks, signed_link
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -71,6 +71,7 @@ class S3Storage:
         self.presign = settings.presign
         self.base_url = base_url.rstrip("/")
         self.secret = secret
+        self._links = RecentLinks()
         self.part_size = part_size or settings.part_size_mb * MIB
         session = boto3.session.Session()
         self.client: S3Client = self._client(
@@ -313,6 +314,9 @@ class S3Storage:
             raise StorageUnavailable(f"the object store kept {len(failed)} files; try again later")
 
     def url(self, key: str, *, ttl_seconds: int) -> str:
+        return self._links.get(key, ttl_seconds, lambda: self._link(key, ttl_seconds))
+
+    def _link(self, key: str, ttl_seconds: int) -> str:
         if not self.presign:
             return signed_link(self.base_url, self.secret, key, ttl_seconds)
         filename = key.rsplit("/", 1)[-1]

@@ -1,4 +1,5 @@
-"""HMAC-signed, expiring download links for the local file server."""
+"""HMAC-signed, expiring download links for the local file server, and :class:`RecentLinks`,
+which lets any backend reuse a link within the second it was made."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import hashlib
 import hmac
 import re
 import time
-from urllib.parse import quote, urlencode
+from collections.abc import Callable
+from urllib.parse import quote
 
 from yinzi.errors import Forbidden
 
@@ -42,5 +44,30 @@ def verify(secret: bytes, key: str, expires: str, signature: str, now: float | N
 def signed_link(base_url: str, secret: bytes, key: str, ttl_seconds: int) -> str:
     """A link to this server's ``/files/`` route for ``key``, valid for ``ttl_seconds``."""
     expires = int(time.time()) + ttl_seconds
-    query = urlencode({"expires": expires, "signature": sign(secret, key, expires)})
-    return f"{base_url}/files/{quote(key)}?{query}"
+    # both values are URL-safe as they are: digits, and unpadded URL-safe base64
+    return f"{base_url}/files/{quote(key)}?expires={expires}&signature={sign(secret, key, expires)}"
+
+
+class RecentLinks:
+    """The last link made for each key and lifetime, reused within the same second.
+
+    A link's expiry is counted in whole seconds from the current time (local links here, S3's
+    presigned ones with their ``X-Amz-Date``), so a link made again within that second is the
+    same text: reusing it changes no answer, and a client polling an order many times a second
+    costs one signature per result per second. At most ``max_entries`` are kept.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._links: dict[tuple[str, int], tuple[int, str]] = {}
+
+    def get(self, key: str, ttl_seconds: int, make: Callable[[], str]) -> str:
+        second = int(time.time())
+        hit = self._links.get((key, ttl_seconds))
+        if hit is not None and hit[0] == second:
+            return hit[1]
+        link = make()
+        if len(self._links) >= self.max_entries:
+            self._links.clear()
+        self._links[key, ttl_seconds] = (second, link)
+        return link
