@@ -90,7 +90,8 @@ def server(yinzi_server: ServerFactory) -> Server:
 class Proxy:
     """Forwards TCP connections to ``target``. ``drop_responses``: that many next responses are
     swallowed (the request reached the server) and their connection closed; ``refusing``: new
-    connections are closed at once and open ones cut."""
+    connections are closed at once and open ones cut; :meth:`refuse` does so for that many new
+    connections only."""
 
     def __init__(self, target: int) -> None:
         self.target = target
@@ -98,6 +99,7 @@ class Proxy:
         self.dropped = 0
         self.refused = 0
         self._refusing = False
+        self._refuse_left = 0
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -116,6 +118,11 @@ class Proxy:
                 for conn in list(self._open):
                     _close(conn)
 
+    def refuse(self, connections: int) -> None:
+        """Cut open connections and refuse the next ``connections`` new ones, then serve again."""
+        self._refuse_left = connections
+        self.refusing = True
+
     def _accept(self) -> None:
         while True:
             try:
@@ -125,6 +132,9 @@ class Proxy:
             if self._refusing:
                 self.refused += 1
                 _close(client)
+                self._refuse_left -= 1
+                if self._refuse_left == 0:
+                    self._refusing = False
                 continue
             upstream = socket.create_connection(("127.0.0.1", self.target))
             with self._lock:

@@ -69,8 +69,7 @@ def test_async_wait_rides_out_an_outage(server: Server, proxy: Proxy, song: str)
     async def story() -> Order:
         async with AsyncClient(proxy.url, server.user.key, retries=1) as client:
             order = await client.create("extract-voice", song)
-            proxy.refusing = True
-            asyncio.get_running_loop().call_later(2.5, setattr, proxy, "refusing", False)
+            proxy.refuse(4)  # two polls, each tried twice (retries=1), refused
             return await client.wait(order.order_no, timeout=60, poll=0.2)
 
-    assert asyncio.run(story()).ok and proxy.refused >= 2
+    assert asyncio.run(story()).ok and proxy.refused == 4

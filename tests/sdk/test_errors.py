@@ -3,7 +3,6 @@ retried where that is safe, and a retried create never charges twice."""
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -121,10 +120,9 @@ def test_wait_rides_out_a_server_that_is_unreachable_for_a_while(
 ) -> None:
     with Client(proxy.url, server.user.key, retries=1) as client:
         order = client.create("extract-voice", song)
-        proxy.refusing = True
-        threading.Timer(2.5, setattr, (proxy, "refusing", False)).start()
+        proxy.refuse(4)  # two polls, each tried twice (retries=1), refused
         done = client.wait(order.order_no, timeout=60, poll=0.2)
-    assert done.ok and proxy.refused >= 2
+    assert done.ok and proxy.refused == 4
 
 
 def test_an_unreachable_server_is_a_connection_failure() -> None:
