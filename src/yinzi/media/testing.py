@@ -51,7 +51,7 @@ _VIDEO: Final[dict[str, tuple[str, str, str, int]]] = {
     "webm": ("webm", "libvpx", "libopus", 48000),  # Opus runs at 48 kHz only
 }
 _FPS: Final = 25
-SONG_BLOCK_SECONDS: Final = 10.0
+SONG_BLOCK_SECONDS: Final = 2.0
 """The length of :func:`song_blocks`' blocks."""
 _SIZE: Final = 64
 
