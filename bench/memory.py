@@ -49,7 +49,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import YINZI, file_host, free_port, wait_until_up  # noqa: E402
+from _common import YINZI, file_host, free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEECH = ROOT.parent / "shared" / "eval" / "real" / "speech"
@@ -57,10 +57,10 @@ WORKER_TYPES = {
     "separation": ("track-separation", {}),
     "split_stem": ("split_stem", {}),
     "split_stem_advanced": ("split_stem_advanced", {"stemName": "Kick"}),
-    "extract-text": ("extract-text", {"language": "en"}),
+    "extract-text": ("extract-text", {"language": "auto"}),
 }
 TYPES = (*WORKER_TYPES, "music", "fetch", "upload", "download")
-MUSIC = {"text": "slow sad ambient piano", "length": 12, "seed": 1}
+MUSIC = {"text": "ambient piano forty bpm", "length": 12, "seed": 1}  # the longest: 72 s
 GOAL_BYTES = 1024**3
 FLAT = 0.10
 MIB = 1024**2
@@ -366,7 +366,8 @@ def main() -> None:
         for kind in kinds:
             for length in minutes[:1] if kind == "music" else minutes:
                 rows.append(measure(kind, length, inputs, args))
-                console.print("  ".join(f"{h}: {c}" for h, c in zip(header, cells(rows[-1], rows))))
+                line = zip(header, cells(rows[-1], rows), strict=True)
+                console.print("  ".join(f"{name}: {cell}" for name, cell in line))
     table = Table(title="Peak resident memory against input length (one fresh process each)")
     for column in header:
         table.add_column(column, justify="left" if column == "type" else "right")

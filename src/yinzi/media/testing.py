@@ -100,9 +100,7 @@ def song_stems(seconds: float = 4.0, sample_rate: int = 44100) -> tuple[Audio, A
     return np.concatenate(vocals, axis=1), np.concatenate(accompaniment, axis=1)
 
 
-def song_blocks(
-    seconds: float = 4.0, sample_rate: int = 44100
-) -> Iterator[tuple[Audio, Audio]]:
+def song_blocks(seconds: float = 4.0, sample_rate: int = 44100) -> Iterator[tuple[Audio, Audio]]:
     """:func:`song_stems` as ``(vocals, accompaniment)`` blocks of :data:`SONG_BLOCK_SECONDS`
     (the last shorter), made one at a time: the memory they take does not grow with
     ``seconds``, so an hour of song can be written. Their concatenation is
