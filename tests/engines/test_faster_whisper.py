@@ -8,6 +8,7 @@ shape of the result; never the words.
 from __future__ import annotations
 
 import time
+import tracemalloc
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 
 faster_whisper = pytest.importorskip("faster_whisper")
 
+from yinzi.engines import _heap  # noqa: E402
 from yinzi.engines.transcription import _whisper_pass, _whisper_windows  # noqa: E402
 from yinzi.engines.transcription.base import (  # noqa: E402
     Segment,
@@ -359,6 +361,42 @@ def test_detection_waits_for_the_first_window_with_speech(
     assert len(segments) == 2 and segments[-1].start == pytest.approx(
         85.0 - fake.calls[1]["samples"] / RATE + 1
     )
+
+
+def test_detection_holds_one_window_at_a_time_however_long_the_silence(
+    multilingual: Path, fake: type[FakeWhisperModel]
+) -> None:
+    audio = np.concatenate([np.zeros(600 * RATE, np.float32), tone(20.0)])
+    window = 30 * RATE * 4  # bytes of one 30-s window
+    engine = FasterWhisperTranscriber(model=str(multilingual), window_seconds=30)
+    seen: list[float] = []
+    tracemalloc.start()
+    try:
+        result = engine.transcribe(blocks(audio), language=None, progress=seen.append)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.language == "fr" and len(fake.calls) == 1
+    assert peak < 5 * window  # the 20 silent windows before the speech would take 20
+    assert seen and seen[-1] >= 570.0  # the silent windows are reported as read at once
+    check_well_formed(result.segments, 620.0)
+
+
+def test_each_window_is_decoded_once_the_last_ones_memory_is_handed_back(
+    multilingual: Path, fake: type[FakeWhisperModel], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    monkeypatch.setattr(_heap, "release_free_memory", lambda: events.append("release") or True)
+    transcribe = FakeWhisperModel.transcribe
+
+    def decode(self: FakeWhisperModel, audio: Audio, **options: Any) -> Any:
+        events.append("decode")
+        return transcribe(self, audio, **options)
+
+    monkeypatch.setattr(FakeWhisperModel, "transcribe", decode)
+    engine = FasterWhisperTranscriber(model=str(multilingual), window_seconds=30)
+    list(engine.transcribe(blocks(tone(80.0)), language="fr").segments)
+    assert events == ["release", "decode"] * 3
 
 
 def test_a_long_input_through_the_tiny_model_stays_in_order(multilingual: Path) -> None:

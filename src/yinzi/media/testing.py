@@ -16,6 +16,7 @@ What the broken files yield, with :mod:`yinzi.media.decode`'s truncation policy:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal, cast
@@ -50,6 +51,8 @@ _VIDEO: Final[dict[str, tuple[str, str, str, int]]] = {
     "webm": ("webm", "libvpx", "libopus", 48000),  # Opus runs at 48 kHz only
 }
 _FPS: Final = 25
+SONG_BLOCK_SECONDS: Final = 2.0
+"""The length of :func:`song_blocks`' blocks."""
 _SIZE: Final = 64
 
 
@@ -77,7 +80,7 @@ def tone(
 ) -> Path:
     """An audio file holding :func:`sine` (MP3 and Ogg take at most two channels)."""
     audio = sine(seconds, sample_rate=sample_rate, channels=channels, freq=freq)
-    return _write_audio_file(path, audio, sample_rate, format)
+    return _write_audio_file(path, [audio], sample_rate, format, channels=channels)
 
 
 def song_stems(seconds: float = 4.0, sample_rate: int = 44100) -> tuple[Audio, Audio]:
@@ -89,22 +92,40 @@ def song_stems(seconds: float = 4.0, sample_rate: int = 44100) -> tuple[Audio, A
     on every quarter second (accented on the beat), panned slightly left. Their sum peaks below
     0.9, so the mix never clips.
     """
+    pieces = list(song_blocks(seconds, sample_rate))
+    if not pieces:
+        empty = np.zeros((2, 0), np.float32)
+        return empty, empty.copy()
+    vocals, accompaniment = zip(*pieces, strict=True)
+    return np.concatenate(vocals, axis=1), np.concatenate(accompaniment, axis=1)
+
+
+def song_blocks(seconds: float = 4.0, sample_rate: int = 44100) -> Iterator[tuple[Audio, Audio]]:
+    """:func:`song_stems` as ``(vocals, accompaniment)`` blocks of :data:`SONG_BLOCK_SECONDS`
+    (the last shorter), made one at a time: the memory they take does not grow with
+    ``seconds``, so an hour of song can be written. Their concatenation is
+    :func:`song_stems`."""
     n = round(seconds * sample_rate)
-    t = np.arange(n) / sample_rate
-    return _voice(t, sample_rate), _chords(t, sample_rate) + _clicks(n, sample_rate)
+    step = round(SONG_BLOCK_SECONDS * sample_rate)
+    voice, chords = _Voice(sample_rate), _Chords(sample_rate)
+    for start in range(0, n, step):
+        index = np.arange(start, min(start + step, n))
+        t = index / sample_rate
+        yield voice.next(t), chords.next(t) + _clicks(index, sample_rate)
 
 
 def song(
     path: Path, seconds: float = 4.0, sample_rate: int = 44100, format: ToneFormat | None = None
 ) -> Path:
-    """An audio file holding the sum of :func:`song_stems`."""
-    vocals, accompaniment = song_stems(seconds, sample_rate)
-    return _write_audio_file(path, vocals + accompaniment, sample_rate, format)
+    """An audio file holding the sum of :func:`song_stems`, written block by block (an hour
+    of song takes no more memory than a minute)."""
+    mixes = (vocals + accompaniment for vocals, accompaniment in song_blocks(seconds, sample_rate))
+    return _write_audio_file(path, mixes, sample_rate, format, channels=2)
 
 
 def tone_with_cover_art(path: Path, seconds: float = 1.0) -> Path:
     """An MP3 tone carrying a PNG cover picture (a video stream flagged as attached picture)."""
-    track = _AudioTrack("libmp3lame", 44100, sine(seconds))
+    track = _AudioTrack("libmp3lame", 44100, 2, [sine(seconds)])
     return _mux(path, "mp3", audio=track, video_encoder="png", seconds=0.0, cover_art=True)
 
 
@@ -122,7 +143,7 @@ def video_with_audio(
     browser's MediaRecorder does; only decoding tells how long it is.
     """
     muxer, video_encoder, audio_encoder, rate = _VIDEO[format or _suffix(path)]
-    track = _AudioTrack(audio_encoder, rate, sine(seconds, sample_rate=rate, freq=freq))
+    track = _AudioTrack(audio_encoder, rate, 2, [sine(seconds, sample_rate=rate, freq=freq)])
     options = {"live": "1"} if live else {}
     return _mux(
         path, muxer, audio=track, video_encoder=video_encoder, seconds=seconds, options=options
@@ -169,7 +190,9 @@ def truncated(src: Path, dst: Path, fraction: float = 0.3) -> Path:
 class _AudioTrack:
     encoder: str
     sample_rate: int
-    samples: Audio
+    channels: int
+    blocks: Iterable[Audio]
+    """``(channels, n)`` blocks, encoded one at a time as they come."""
     options: dict[str, str] = field(default_factory=dict)
 
 
@@ -178,10 +201,15 @@ def _suffix(path: Path) -> str:
 
 
 def _write_audio_file(
-    path: Path, audio: Audio, sample_rate: int, format: ToneFormat | None
+    path: Path,
+    blocks: Iterable[Audio],
+    sample_rate: int,
+    format: ToneFormat | None,
+    *,
+    channels: int,
 ) -> Path:
     muxer, encoder, options = _AUDIO[format or _suffix(path)]
-    track = _AudioTrack(encoder, sample_rate, audio, options)
+    track = _AudioTrack(encoder, sample_rate, channels, blocks, options)
     return _mux(path, muxer, audio=track, video_encoder=None, seconds=0.0)
 
 
@@ -218,17 +246,19 @@ def _encode_video(
 
 
 def _encode_audio(container: OutputContainer, stream: AudioStream, track: _AudioTrack) -> None:
-    layout = _LAYOUTS[track.samples.shape[0]]
-    samples = np.ascontiguousarray(track.samples)
-    frame = AudioFrame.from_ndarray(samples, format="fltp", layout=layout)
-    frame.sample_rate = track.sample_rate
-    frame.pts = 0
-    container.mux(stream.encode(frame))  # PyAV cuts it to the encoder's frame size
+    layout = _LAYOUTS[track.channels]
+    written = 0
+    for block in track.blocks:
+        frame = AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp", layout=layout)
+        frame.sample_rate = track.sample_rate
+        frame.pts = written
+        written += block.shape[1]
+        container.mux(stream.encode(frame))  # PyAV cuts it to the encoder's frame size
     container.mux(stream.encode(None))
 
 
 def _audio_stream(container: OutputContainer, track: _AudioTrack) -> AudioStream:
-    layout = _LAYOUTS[track.samples.shape[0]]
+    layout = _LAYOUTS[track.channels]
     stream = container.add_stream(track.encoder, rate=track.sample_rate, layout=layout)
     stream.codec_context.options = dict(track.options)
     if track.encoder == "libmp3lame":
@@ -263,42 +293,69 @@ _CHORDS: Final = (  # Am, F, C, G as (root, third, fifth) in Hz
 )
 
 
-def _voice(t: npt.NDArray[np.float64], sample_rate: int) -> Audio:
-    note = (t / 0.5).astype(int)
-    pitch = np.asarray(_MELODY)[note % len(_MELODY)]
-    pitch = pitch * (1 + 0.02 * np.sin(2 * np.pi * 5.5 * t))  # vibrato, about +-35 cents
-    phase = 2 * np.pi * np.cumsum(pitch) / sample_rate
-    wave = np.zeros_like(t)
-    for k in range(1, 7):
-        if k * pitch.max() < 0.45 * sample_rate:  # no aliasing at low rates
-            wave += np.sin(k * phase) * (0.14 / k)
-    within = t - note * 0.5
-    envelope = np.clip(np.minimum(within / 0.02, (0.5 - within) / 0.05), 0.0, 1.0)
-    mono = (wave * envelope).astype(np.float32)
-    return np.stack([mono, mono])
+_TOP_PITCH: Final = max(_MELODY) * 1.02  # the highest the vibrato takes the melody
 
 
-def _chords(t: npt.NDArray[np.float64], sample_rate: int) -> Audio:
-    chord = np.asarray(_CHORDS)[(t / 1.0).astype(int) % len(_CHORDS)]
-    root, third, fifth = chord[:, 0], chord[:, 1], chord[:, 2]
+class _Voice:
+    """The voice of :func:`song_stems`, block after block: its phase carries over."""
 
-    def pad(freq: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        phase = 2 * np.pi * np.cumsum(freq) / sample_rate
-        return 0.08 * np.sin(phase) + 0.03 * np.sin(2 * phase)
+    def __init__(self, sample_rate: int) -> None:
+        self._rate = sample_rate
+        self._phase = 0.0
 
-    left_voicing, right_voicing = pad(root) + pad(fifth), pad(third) + pad(2 * root)
-    left = 0.9 * left_voicing + 0.1 * right_voicing
-    right = 0.1 * left_voicing + 0.9 * right_voicing
-    return np.stack([left, right]).astype(np.float32)
+    def next(self, t: npt.NDArray[np.float64]) -> Audio:
+        note = (t / 0.5).astype(int)
+        pitch = np.asarray(_MELODY)[note % len(_MELODY)]
+        pitch = pitch * (1 + 0.02 * np.sin(2 * np.pi * 5.5 * t))  # vibrato, about +-35 cents
+        phase = self._phase + 2 * np.pi * np.cumsum(pitch) / self._rate
+        self._phase = float(phase[-1]) if phase.size else self._phase
+        wave = np.zeros_like(t)
+        for k in range(1, 7):
+            if k * _TOP_PITCH < 0.45 * self._rate:  # no aliasing at low rates
+                wave += np.sin(k * phase) * (0.14 / k)
+        within = t - note * 0.5
+        envelope = np.clip(np.minimum(within / 0.02, (0.5 - within) / 0.05), 0.0, 1.0)
+        mono = (wave * envelope).astype(np.float32)
+        return np.stack([mono, mono])
 
 
-def _clicks(n: int, sample_rate: int) -> Audio:
+class _Chords:
+    """The chords of :func:`song_stems`, block after block: each voice's phase carries over."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self._rate = sample_rate
+        self._phases = np.zeros(3)  # of the root, third and fifth
+
+    def next(self, t: npt.NDArray[np.float64]) -> Audio:
+        chord = np.asarray(_CHORDS)[(t / 1.0).astype(int) % len(_CHORDS)]
+        phases = self._phases + 2 * np.pi * np.cumsum(chord, axis=0) / self._rate
+        if len(phases):
+            self._phases = phases[-1].copy()
+        root, third, fifth = phases[:, 0], phases[:, 1], phases[:, 2]
+
+        def pad(phase: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            return 0.08 * np.sin(phase) + 0.03 * np.sin(2 * phase)
+
+        left_voicing, right_voicing = pad(root) + pad(fifth), pad(third) + pad(2 * root)
+        left = 0.9 * left_voicing + 0.1 * right_voicing
+        right = 0.1 * left_voicing + 0.9 * right_voicing
+        return np.stack([left, right]).astype(np.float32)
+
+
+def _clicks(index: npt.NDArray[np.int64], sample_rate: int) -> Audio:
+    """The click track at sample positions ``index`` (consecutive): a burst every quarter
+    second, bursts that straddle the block's edges cut to it."""
     burst = round(0.03 * sample_rate)
     decay = np.exp(-np.arange(burst) / (0.005 * sample_rate))
     noise = np.random.default_rng(7).uniform(-1.0, 1.0, burst) * decay
-    track = np.zeros(n)
-    for index, start in enumerate(range(0, n, round(0.25 * sample_rate))):
-        gain = 0.25 if index % 2 == 0 else 0.12
-        piece = noise[: n - start] * gain
-        track[start : start + piece.size] += piece
+    track = np.zeros(index.size)
+    if index.size:
+        first, end = int(index[0]), int(index[-1]) + 1
+        step = round(0.25 * sample_rate)
+        for beat in range(max(0, (first - burst) // step), (end - 1) // step + 1):
+            gain = 0.25 if beat % 2 == 0 else 0.12
+            start = beat * step
+            lo, hi = max(start, first), min(start + burst, end)
+            if lo < hi:
+                track[lo - first : hi - first] += noise[lo - start : hi - start] * gain
     return np.stack([track, 0.67 * track]).astype(np.float32)  # a little to the left

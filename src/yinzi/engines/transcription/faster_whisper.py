@@ -17,7 +17,10 @@ the window: the STFT behind the mel spectrogram peaks at about 1 MB per second o
 near 125 MB whatever the recording's length, while costing little accuracy: Whisper decodes in
 30-second chunks anyway, a cut falls in the quietest 100 ms of the window's last 30 s, each
 window is prompted with the end of the previous one's text, and the language detected in the
-first window with speech is kept for the rest.
+first window with speech is kept for the rest. Only one window is held at a time (detection
+included, however long the input goes without speech), and the memory freed by one window is
+handed back to the system before the next (``_heap``), so the peak does not creep up with the
+number of windows either.
 
 Invariants of the segments yielded: start times never decrease, a segment starts no earlier
 than the previous one ends, every time lies within its window (so within the input), and every
@@ -31,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from yinzi.engines import availability
+from yinzi.engines import _heap, availability
 from yinzi.engines.transcription import _chinese, _whisper_guards, _whisper_pass
 from yinzi.engines.transcription._whisper_models import (
     Placement,
@@ -218,16 +221,18 @@ class _Run:
     def start(
         self, stream: Iterator[Window], language: str | None
     ) -> tuple[str, float | None, list[_Pass]]:
-        """Decide the language, reading windows until one has speech when detecting."""
+        """Decide the language, reading windows until one has speech when detecting.
+
+        A window without speech is done with once it is read (its progress reported, its audio
+        let go): an hour of music before the first word is held one window at a time."""
         if language is not None:
             return language, None, []
-        passes: list[_Pass] = []
         for window in stream:
             current = self.decode(window, None)
-            passes.append(current)
             if current.decoded.has_speech or window.last:
                 found = current.decoded
-                return found.language or _fallback(self.engine), found.probability, passes
+                return found.language or _fallback(self.engine), found.probability, [current]
+            self.report(window)
         raise AssertionError("windows() always yields a last window")  # pragma: no cover
 
     def segments(
@@ -235,9 +240,8 @@ class _Run:
     ) -> Iterator[Segment]:
         floor = 0.0
         spaced = language not in UNSPACED_LANGUAGES
-        decoded = iter(first)
         while True:
-            current = next(decoded, None)
+            current = first.pop(0) if first else None  # popped: done with once read
             if current is None:
                 window = next(stream, None)
                 if window is None:
@@ -255,12 +259,18 @@ class _Run:
                     self.progress(segment.end)
                 yield segment
             self.prompt = " ".join(texts)[-PROMPT_CHARACTERS:] or self.prompt
-            if self.progress is not None:
-                window = current.window
-                self.progress(window.start + window.duration(self.engine.sample_rate))
+            self.report(current.window)
+
+    def report(self, window: Window) -> None:
+        """Progress: the input is read up to the end of ``window``."""
+        if self.progress is not None:
+            self.progress(window.start + window.duration(self.engine.sample_rate))
 
     def decode(self, window: Window, language: str | None) -> _Pass:
+        """One window through Whisper; the previous window's memory is handed back first, so
+        the resident set does not creep up window after window (see ``_heap``)."""
         engine = self.engine
+        _heap.release_free_memory()
         if not len(window.audio):
             return _Pass(window, _whisper_pass.Decoded(language or "", None, (), False))
         options: dict[str, Any] = {
