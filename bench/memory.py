@@ -12,9 +12,10 @@ kernel's high-water mark, ``VmHWM``):
   (``uploads.store``, as the API does) and runs the order through ``runner.run_order``, the
   code every worker runs; it must end ``finish``. The input is a synthetic song
   (``yinzi.media.testing.song``) as a 192 kbit/s stereo MP3, or for ``extract-text`` real
-  recorded speech (``--speech``, English clips) looped to length, also a stereo MP3.
-- ``music``: a text-to-music order of the longest length the API takes (12 bars, at a slow
-  tempo). Its length is bounded whatever is asked, so it has one row, at any ``--minutes``.
+  recorded speech (``--speech``, English clips) looped to length (whole clips, then silence),
+  also a stereo MP3.
+- ``music``: a text-to-music order of the longest clip the API can make (12 bars at 40 bpm,
+  72 s). Its length is bounded whatever is asked, so it has one row, at any ``--minutes``.
 - ``fetch``: the worker's download of an input URL (the fetcher a worker uses for
   ``http(s)://`` inputs) from a local HTTP server.
 - ``upload`` and ``download``: a ``yinzi serve`` process; the input is streamed to
@@ -23,7 +24,10 @@ kernel's high-water mark, ``VmHWM``):
   processes).
 
 Goals: every peak at most 1 GB, and flat in duration: the peak for the longest input within 10%
-of the one before it (30 against 60 minutes by default). RTF is the wall time of the step over
+of the one before it (30 against 60 minutes by default). Whisper decodes a 30-s chunk whose text
+looks wrong again by sampling five hypotheses, which takes about 190 MB more while it runs: an
+``extract-text`` input with such a chunk peaks that much higher than one without, whatever their
+lengths (the sampling is seeded, so a run repeats). RTF is the wall time of the step over
 the input's duration. Each row is printed as it completes, the table at the end. Inputs are
 kept in ``--inputs`` (default: a temporary folder) so that runs can share them. Linux only
 (``/proc``).
@@ -91,7 +95,9 @@ def song_input(folder: Path, minutes: float) -> Path:
 
 
 def speech_input(folder: Path, minutes: float, clips: list[Path]) -> Path:
-    """The ``clips`` one after the other, 0.5 s apart, over and over, as a stereo MP3."""
+    """The ``clips`` one after the other, 0.5 s apart, over and over as long as a whole clip
+    fits, then silence to the length asked for (a recording ends between words), as a stereo
+    MP3."""
     import numpy as np
 
     from yinzi import media
@@ -99,16 +105,21 @@ def speech_input(folder: Path, minutes: float, clips: list[Path]) -> Path:
     path = folder / f"speech-{minutes:g}min.mp3"
     if path.exists():
         return path
-    audio = [media.read_all(clip, sample_rate=44100, channels=2) for clip in clips]
     gap = np.zeros((2, 22050), np.float32)
+    audio = [
+        np.concatenate([media.read_all(clip, sample_rate=44100, channels=2), gap], axis=1)
+        for clip in clips
+    ]
     left = round(minutes * 60 * 44100)
     part = path.with_suffix(".part.mp3")
     with media.AudioWriter(part, format="mp3", sample_rate=44100) as writer:
-        while left > 0:
+        while any(piece.shape[1] <= left for piece in audio):
             for piece in audio:
-                for block in (piece, gap):
-                    writer.write(block[:, :left])
-                    left -= min(left, block.shape[1])
+                if piece.shape[1] <= left:
+                    writer.write(piece)
+                    left -= piece.shape[1]
+        for start in range(0, left, gap.shape[1]):
+            writer.write(gap[:, : left - start])
     part.rename(path)
     return path
 
