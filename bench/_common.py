@@ -44,6 +44,7 @@ class Server:
     base: str
     key: str
     data_dir: Path
+    pid: int | None = None  # the API process, where this process started it
 
     @property
     def auth(self) -> dict[str, str]:
@@ -80,7 +81,7 @@ def yinzi_server(workers: int, **env: str) -> Iterator[Server]:
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_up(f"{base}/healthz")
-            yield Server(base, key, data_dir)
+            yield Server(base, key, data_dir, proc.pid)
         finally:
             proc.terminate()
             proc.wait(30)

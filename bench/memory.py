@@ -43,8 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +52,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import YINZI, file_host, free_port, wait_until_up
+from _common import Server, file_host, yinzi_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEECH = ROOT.parent / "shared" / "eval" / "real" / "speech"
@@ -223,70 +222,37 @@ def run_child(job: dict[str, Any]) -> dict[str, Any]:
 # -- the API process ----------------------------------------------------------------------------
 
 
-@dataclass
-class Api:
-    base: str
-    key: str
-    data: Path
-    pid: int
+def api_server() -> AbstractContextManager[Server]:
+    """A fresh ``yinzi serve`` (one worker, idle) taking uploads as large as the inputs."""
+    return yinzi_server(1, YINZI_MAX_UPLOAD_BYTES=str(2 * 1024**3))
 
 
-@contextmanager
-def api_server(data: Path) -> Iterator[Api]:
-    """A fresh ``yinzi serve`` (one worker, idle) on ``data``; its process id is the API's."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "src"),
-        "YINZI_DATA_DIR": str(data),
-        "YINZI_WORKERS": "1",
-        "YINZI_MAX_UPLOAD_BYTES": str(2 * 1024**3),
-    }
-    subprocess.run([*YINZI, "migrate"], env=env, check=True, capture_output=True)
-    key = subprocess.run(
-        [*YINZI, "accounts", "create", "bench@example.com", "--credits", "1000"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env["YINZI_PUBLIC_URL"] = base
-    proc = subprocess.Popen(
-        [*YINZI, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until_up(f"{base}/healthz")
-        yield Api(base, key, data, proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(30)
+def api_peak(api: Server) -> int:
+    assert api.pid is not None
+    return peak_of(api.pid)
 
 
-def measure_upload(path: Path, scratch: Path) -> dict[str, Any]:
-    with api_server(scratch / "data") as api, path.open("rb") as file:
+def measure_upload(path: Path) -> dict[str, Any]:
+    with api_server() as api, path.open("rb") as file:
         started = time.perf_counter()
         answer = httpx.post(
             f"{api.base}/api/open/v1/file/upload",
             files={"file": (path.name, file, "audio/mpeg")},
-            headers={"Authorization": f"Bearer {api.key}"},
+            headers=api.auth,
             timeout=3600,
         ).json()
         seconds = time.perf_counter() - started
         if answer["code"] != 0:
             raise RuntimeError(f"the upload failed: {answer}")
-        return {"seconds": seconds, "peak": peak_of(api.pid)}
+        return {"seconds": seconds, "peak": api_peak(api)}
 
 
-def measure_download(path: Path, scratch: Path) -> dict[str, Any]:
+def measure_download(path: Path) -> dict[str, Any]:
     from yinzi.context import build_storage
     from yinzi.settings import Settings
 
-    with api_server(scratch / "data") as api:
-        storage = build_storage(Settings(data_dir=api.data, public_url=api.base))
+    with api_server() as api:
+        storage = build_storage(Settings(data_dir=api.data_dir, public_url=api.base))
         key = "results/BENCHMEMORY/attempt/vocals.mp3"
         with path.open("rb") as file:
             storage.put_stream(key, file, max_bytes=2 * 1024**3)
@@ -298,7 +264,7 @@ def measure_download(path: Path, scratch: Path) -> dict[str, Any]:
                 size += len(chunk)
         if size != path.stat().st_size:
             raise RuntimeError(f"downloaded {size} bytes of {path.stat().st_size}")
-        return {"seconds": time.perf_counter() - started, "peak": peak_of(api.pid)}
+        return {"seconds": time.perf_counter() - started, "peak": api_peak(api)}
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -326,9 +292,9 @@ def measure(kind: str, minutes: float, inputs: Path, args: argparse.Namespace) -
             with file_host(inputs) as base:
                 result = run_child(job | {"type": "fetch", "url": f"{base}/{path.name}"})
         elif kind == "upload":
-            result = measure_upload(song_input(inputs, minutes), scratch)
+            result = measure_upload(song_input(inputs, minutes))
         else:
-            result = measure_download(song_input(inputs, minutes), scratch)
+            result = measure_download(song_input(inputs, minutes))
     return Row(kind, minutes, result["seconds"], result["peak"], duration)
 
 
