@@ -207,3 +207,17 @@ def test_hanging_callbacks_and_trickling_inputs_do_not_delay_another_accounts_or
     finally:
         pool.stop()
     assert order.status == "finish" and waited < 8
+
+
+def test_workers_run_at_the_configured_lower_priority(settings: Settings) -> None:
+    pool = WorkerPool(settings.model_copy(update={"worker_nice": 7}), count=1)
+    pool.start()
+    try:
+        pid = pool._procs[0].pid
+        assert pid is not None
+        deadline = time.monotonic() + 30
+        while os.getpriority(os.PRIO_PROCESS, pid) != os.getpriority(os.PRIO_PROCESS, 0) + 7:
+            assert time.monotonic() < deadline, "the worker never lowered its priority"
+            time.sleep(0.05)
+    finally:
+        pool.stop()
