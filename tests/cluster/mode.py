@@ -20,12 +20,11 @@ import secrets
 import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from yinzi.context import Context
 from yinzi.db import utcnow
 from yinzi.db.models import Order
-from yinzi.services import orders
 from yinzi.services.orders import OrderStatus
 from yinzi.settings import CelerySettings, S3Settings, Settings
 
@@ -101,16 +100,22 @@ class ThreadWorker:
             time.sleep(0.05)
 
     def _busy(self) -> bool:
-        """Whether an order can be claimed now, or is running under a current lease."""
-        if orders.next_claimable(self.ctx.db, self.settings, limit=1):
-            return True
+        """Whether an order waits for a worker (its account's limit aside) or runs under a
+        current lease. One statement, so one snapshot: checking "claimable" and "running" apart
+        would miss an order that became claimable when the running one ended between the two."""
+        now = utcnow()
+        retries_left = Order.attempts < self.settings.max_attempts
+        waiting = (
+            (Order.status == OrderStatus.PENDING) & Order.cancel_requested.is_(False) & retries_left
+        )
+        running = (Order.status == OrderStatus.PROCESSING) & (
+            (Order.lease_until >= now) | retries_left
+        )
         with self.ctx.db.read() as session:
-            running = session.scalars(
-                select(Order.order_no).where(
-                    Order.status == OrderStatus.PROCESSING, Order.lease_until >= utcnow()
-                )
-            ).first()
-        return running is not None
+            return (
+                session.scalars(select(Order.order_no).where(or_(waiting, running))).first()
+                is not None
+            )
 
     def close(self) -> None:
         self.app.close()
