@@ -307,9 +307,14 @@ def _waiting(now: datetime, settings: Settings) -> Any:
     )
 
 
+_RUNNING = aliased(Order, name="running")
+"""One alias for every statement: SQLAlchemy adapts each column of a new alias afresh (about 2 ms
+per statement), while statements on this one are built and compiled from its caches."""
+
+
 def _running(now: datetime) -> Any:
     """How many orders of the order's account are processing under a current lease."""
-    running = aliased(Order)
+    running = _RUNNING
     return (
         select(func.count())
         .select_from(running)
