@@ -121,11 +121,15 @@ def create_order(server: Server, order_type: str, path_key: str) -> str:
 def wait_for_order(
     server: Server, order_no: str, timeout: float = 600.0, poll: float = 0.05
 ) -> dict[str, Any]:
+    """Poll ``order/query`` until the order ends, on one keep-alive connection: ``httpx.get``
+    builds a client per call, about 20 ms of CPU, which at 20 polls a second takes nearly half a
+    core from the order being measured."""
     deadline = time.monotonic() + timeout
     url = f"{server.base}/api/open/v1/order/query?orderNo={order_no}"
-    while time.monotonic() < deadline:
-        data: dict[str, Any] = httpx.get(url, headers=server.auth, timeout=30).json()["data"]
-        if data["status"] in ("finish", "failed", "timeout"):
-            return data
-        time.sleep(poll)
+    with httpx.Client(headers=server.auth, timeout=30) as client:
+        while time.monotonic() < deadline:
+            data: dict[str, Any] = client.get(url).json()["data"]
+            if data["status"] in ("finish", "failed", "timeout"):
+                return data
+            time.sleep(poll)
     raise RuntimeError(f"order {order_no} did not end in {timeout} s")

@@ -67,33 +67,33 @@ def run(
     once a separation is seen processing and returns how many workers it killed."""
     started = time.perf_counter()
     submitted: dict[str, tuple[Server, float]] = {}
-    for i, body in enumerate(orders):
-        server = servers[i % len(servers)]
-        answer = httpx.post(
-            f"{server.base}/api/open/v1/order/create", json=body, headers=server.auth, timeout=30
-        ).json()
-        if answer["code"] != 0:
-            raise RuntimeError(f"create failed: {answer}")
-        submitted[answer["data"]["orderNo"]] = (server, time.perf_counter())
     times: dict[str, float] = {}
     kills = 0
-    while len(times) < len(submitted):
-        for order_no, (server, at) in submitted.items():
-            if order_no in times:
-                continue
-            data = httpx.get(
-                f"{server.base}/api/open/v1/order/query",
-                params={"orderNo": order_no},
-                headers=server.auth,
-                timeout=30,
-            ).json()["data"]
-            if data["status"] in ENDED:
-                if data["status"] != "finish":
-                    raise RuntimeError(f"order {order_no} ended {data['status']}: {data}")
-                times[order_no] = time.perf_counter() - at
-            elif during is not None and data["status"] == "processing" and separating(data):
-                kills, during = during(), None
-        time.sleep(0.05)
+    with httpx.Client(timeout=30) as client:  # one client: each one costs ~20 ms of CPU to build
+        for i, body in enumerate(orders):
+            server = servers[i % len(servers)]
+            answer = client.post(
+                f"{server.base}/api/open/v1/order/create", json=body, headers=server.auth
+            ).json()
+            if answer["code"] != 0:
+                raise RuntimeError(f"create failed: {answer}")
+            submitted[answer["data"]["orderNo"]] = (server, time.perf_counter())
+        while len(times) < len(submitted):
+            for order_no, (server, at) in submitted.items():
+                if order_no in times:
+                    continue
+                data = client.get(
+                    f"{server.base}/api/open/v1/order/query",
+                    params={"orderNo": order_no},
+                    headers=server.auth,
+                ).json()["data"]
+                if data["status"] in ENDED:
+                    if data["status"] != "finish":
+                        raise RuntimeError(f"order {order_no} ended {data['status']}: {data}")
+                    times[order_no] = time.perf_counter() - at
+                elif during is not None and data["status"] == "processing" and separating(data):
+                    kills, during = during(), None
+            time.sleep(0.05)
     per_order = sorted(times.values())
     return {
         "orders": len(per_order),
