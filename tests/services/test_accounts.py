@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
 import pytest
+from sqlalchemy import event, select
 
 from yinzi.context import Context
+from yinzi.db.models import ApiKey
 from yinzi.errors import BadRequest, Unauthorized
 from yinzi.services import accounts
 from yinzi.services.accounts import KeyCache
@@ -46,6 +50,37 @@ def test_unknown_keys_are_never_cached(ctx: Context) -> None:
     for _ in range(2):
         with ctx.db.read() as s, pytest.raises(Unauthorized):
             cache.authenticate(s, "yz_unknown")
+
+
+@pytest.mark.parametrize("ttl", [0, 60])
+def test_a_check_marks_the_key_used_holding_one_connection_at_a_time(
+    ctx: Context, user: User, ttl: float
+) -> None:
+    """A key due to be marked used is looked up and marked in turn: a request that waited for
+    a second connection while holding one could, in a burst, leave the whole pool waiting."""
+    held: dict[int, int] = {}
+    most = 0
+
+    def checkout(*_: Any) -> None:
+        nonlocal most
+        me = threading.get_ident()
+        held[me] = held.get(me, 0) + 1
+        most = max(most, held[me])
+
+    def checkin(*_: Any) -> None:
+        held[threading.get_ident()] -= 1
+
+    event.listen(ctx.db.engine, "checkout", checkout)
+    event.listen(ctx.db.engine, "checkin", checkin)
+    try:
+        assert KeyCache(ttl=ttl).check(ctx.db, user.key).id == user.id
+    finally:
+        event.remove(ctx.db.engine, "checkout", checkout)
+        event.remove(ctx.db.engine, "checkin", checkin)
+    assert most == 1
+    with ctx.db.read() as s:
+        used = s.scalars(select(ApiKey.last_used_at).where(ApiKey.account_id == user.id)).one()
+    assert used is not None
 
 
 def test_emails_are_unique_and_case_insensitive(ctx: Context, user: User) -> None:

@@ -281,8 +281,7 @@ async def upload_file(request: Request, key: OpenApiKey, ctx: ContextDep) -> dic
 
 
 def _authenticate(ctx: Context, key: str) -> Account:
-    with ctx.db.read() as session:
-        return ctx.keys.authenticate(session, key)
+    return ctx.keys.check(ctx.db, key)
 
 
 class AnalyzeRequest(BaseModel):

@@ -66,8 +66,7 @@ def has_credentials(request: Request) -> bool:
 def _account(ctx: Context, key: str | None) -> Account:
     if not key:
         raise MissingApiKey("Unauthorized")
-    with ctx.db.read() as session:
-        return ctx.keys.authenticate(session, key)
+    return ctx.keys.check(ctx.db, key)
 
 
 KeyHeader = Annotated[str | None, Header(alias="key")]

@@ -122,8 +122,7 @@ def _account(request: Request, ctx: ContextDep) -> Account:
     key = bearer_token(request)
     if not key:
         raise MissingApiKey("Authorization: Bearer <API key> is required")
-    with ctx.db.read() as session:
-        account = ctx.keys.authenticate(session, key)
+    account = ctx.keys.check(ctx.db, key)
     ctx.limiter.hit(key)
     return account
 

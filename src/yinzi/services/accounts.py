@@ -74,6 +74,15 @@ def create_key(session: Session, account: Account, name: str = "default") -> New
 def authenticate(session: Session, key: str) -> Account:
     """The account owning an active ``key`` (not revoked, its account not disabled); raises
     Unauthorized otherwise. Marks the key used (see :func:`_touch`)."""
+    account, touch = _lookup(session, key)
+    if touch is not None:
+        _touch(session, *touch)
+    return account
+
+
+def _lookup(session: Session, key: str) -> tuple[Account, tuple[int, datetime] | None]:
+    """The account of an active ``key``, and the key's id and the time to mark it used with
+    when that is due (None otherwise); writes nothing."""
     if len(key) > MAX_KEY_CHARS:
         raise Unauthorized()
     row = session.execute(
@@ -89,9 +98,8 @@ def authenticate(session: Session, key: str) -> Account:
         raise Unauthorized()
     account, key_id, last_used = row
     now = utcnow()
-    if last_used is None or now - last_used >= TOUCH_EVERY:
-        _touch(session, key_id, now)
-    return account
+    due = last_used is None or now - last_used >= TOUCH_EVERY
+    return account, (key_id, now) if due else None
 
 
 TOUCH_EVERY = timedelta(minutes=1)
@@ -145,12 +153,22 @@ class KeyCache:
         return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
     def check(self, db: Database, key: str) -> Account:
-        """:meth:`authenticate`, in a read session of its own unless the key is cached."""
+        """:meth:`authenticate` with sessions of its own, unless the key is cached: the key is
+        looked up in a read session and marked used in a write session once that one is closed,
+        so a request never holds two of the pool's connections at once (a burst of requests
+        with new keys, each waiting for a second connection while holding one, could take every
+        connection the pool has and leave them all waiting)."""
         account = self.cached(key)
         if account is not None:
             return account
         with db.read() as session:
-            return self.authenticate(session, key)
+            account, touch = _lookup(session, key)
+            if self.ttl > 0:
+                self._remember(key, account, session)
+        if touch is not None:
+            with db.write() as session:
+                _touch(session, *touch)
+        return account
 
     def _remember(self, key: str, account: Account, session: Session) -> Account:
         session.expunge(account)
