@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from yinzi.context import Context
 from yinzi.errors import Maintenance
-from yinzi.services import orders
+from yinzi.services import accounts, orders
 
 from helpers import User
 
@@ -90,7 +90,7 @@ def test_the_vocal_removal_api_refuses_tasks_with_455(
 def test_orders_create_itself_refuses_new_orders(ctx: Context, user: User) -> None:
     ctx.settings.maintenance = True
     with ctx.db.write() as session:
-        account = ctx.keys.authenticate(session, user.key)
+        account = accounts.authenticate(session, user.key)
         with pytest.raises(Maintenance):
             orders.create(
                 session, ctx.settings, account, "separate_vocal", "https://example.com/a.mp3", {}

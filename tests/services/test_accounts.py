@@ -26,30 +26,27 @@ def _revoke_all(ctx: Context, email: str) -> None:
 
 def test_a_cached_key_is_remembered_for_its_ttl_only(ctx: Context, user: User) -> None:
     cache = KeyCache(ttl=0.3)
-    with ctx.db.read() as s:
-        assert cache.authenticate(s, user.key).id == user.id
+    assert cache.check(ctx.db, user.key).id == user.id
     _revoke_all(ctx, user.email)
-    with ctx.db.read() as s:
-        assert cache.authenticate(s, user.key).id == user.id  # still within the ttl
+    assert cache.check(ctx.db, user.key).id == user.id  # still within the ttl
     time.sleep(0.35)
-    with ctx.db.read() as s, pytest.raises(Unauthorized):
-        cache.authenticate(s, user.key)
+    with pytest.raises(Unauthorized):
+        cache.check(ctx.db, user.key)
 
 
 def test_without_a_cache_revocation_is_immediate(ctx: Context, user: User) -> None:
     cache = KeyCache(ttl=0)
-    with ctx.db.read() as s:
-        cache.authenticate(s, user.key)
+    cache.check(ctx.db, user.key)
     _revoke_all(ctx, user.email)
-    with ctx.db.read() as s, pytest.raises(Unauthorized):
-        cache.authenticate(s, user.key)
+    with pytest.raises(Unauthorized):
+        cache.check(ctx.db, user.key)
 
 
 def test_unknown_keys_are_never_cached(ctx: Context) -> None:
     cache = KeyCache(ttl=60)
     for _ in range(2):
-        with ctx.db.read() as s, pytest.raises(Unauthorized):
-            cache.authenticate(s, "yz_unknown")
+        with pytest.raises(Unauthorized):
+            cache.check(ctx.db, "yz_unknown")
 
 
 @pytest.mark.parametrize("ttl", [0, 60])
@@ -68,7 +65,8 @@ def test_a_check_marks_the_key_used_holding_one_connection_at_a_time(
         most = max(most, held[me])
 
     def checkin(*_: Any) -> None:
-        held[threading.get_ident()] -= 1
+        me = threading.get_ident()
+        held[me] = held.get(me, 0) - 1
 
     event.listen(ctx.db.engine, "checkout", checkout)
     event.listen(ctx.db.engine, "checkin", checkin)

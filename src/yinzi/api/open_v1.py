@@ -82,7 +82,7 @@ def create_order(
     dispatcher: DispatcherDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    account = _authenticate(ctx, key)
+    account = ctx.keys.check(ctx.db, key)
     stuff = body.stuff or StuffIn()
     order = submit.submit(
         ctx,
@@ -187,7 +187,7 @@ def list_orders(
     orderType: Annotated[str, Query(max_length=MAX_WORD)] = "",
 ) -> dict[str, Any]:
     """The caller's orders, newest first, as ``order/query`` shows them without links."""
-    account = _authenticate(ctx, key)
+    account = ctx.keys.check(ctx.db, key)
     number, size = _paging(page, perPage)
     if status and status not in OrderStatus.__members__.values():
         raise BadRequest(f"status must be one of {', '.join(OrderStatus)}")
@@ -233,7 +233,7 @@ def _order_no(body: OrderRef) -> str:
 @router.post("/order/cancel")
 def cancel_order(body: OrderRef, key: OpenApiKey, ctx: ContextDep) -> dict[str, Any]:
     """End a pending order now, or stop a processing one within a few seconds."""
-    account = _authenticate(ctx, key)
+    account = ctx.keys.check(ctx.db, key)
     order_no = _order_no(body)
     orders.cancel(ctx.db, account, order_no)
     return ok(_shown(ctx, account, order_no))
@@ -242,7 +242,7 @@ def cancel_order(body: OrderRef, key: OpenApiKey, ctx: ContextDep) -> dict[str, 
 @router.post("/order/delete-results")
 def delete_results(body: OrderRef, key: OpenApiKey, ctx: ContextDep) -> dict[str, Any]:
     """Delete an ended order's stored results now; the order itself stays."""
-    account = _authenticate(ctx, key)
+    account = ctx.keys.check(ctx.db, key)
     order_no = _order_no(body)
     retention.delete_results(ctx, account, order_no)
     return ok(_shown(ctx, account, order_no))
@@ -268,7 +268,7 @@ async def upload_file(request: Request, key: OpenApiKey, ctx: ContextDep) -> dic
     """Store one file (multipart field ``file``). The key is checked before the body is read,
     and the body streams to storage under the upload limit (see :mod:`yinzi.api.limits`).
     Refused under maintenance, like the orders an upload is for."""
-    account = await run_in_threadpool(_authenticate, ctx, key)
+    account = await run_in_threadpool(ctx.keys.check, ctx.db, key)
     orders.check_accepting(ctx.settings)
     async with request.form(max_files=1, max_fields=8) as form:
         file = form.get("file")
@@ -278,10 +278,6 @@ async def upload_file(request: Request, key: OpenApiKey, ctx: ContextDep) -> dic
             uploads.store, ctx, account, file.file, file.filename, file.content_type
         )
     return ok({"pathKey": path_key})
-
-
-def _authenticate(ctx: Context, key: str) -> Account:
-    return ctx.keys.check(ctx.db, key)
 
 
 class AnalyzeRequest(BaseModel):
@@ -295,7 +291,7 @@ async def analyze_short_video(
 ) -> dict[str, Any]:
     """Runs in the links gate's own threads (see ``ConcurrencyGate``), so a site that hangs
     holds none of the threads that answer other requests."""
-    account = await run_in_threadpool(_authenticate, ctx, key)
+    account = await run_in_threadpool(ctx.keys.check, ctx.db, key)
     if not body.link or not body.link.strip():
         raise BadRequest("link is required")
     result = await analysis.analyze_gated(

@@ -142,18 +142,13 @@ class KeyCache:
     max_entries: int = 10_000
     _entries: dict[str, tuple[float, Account]] = field(default_factory=dict)
 
-    def authenticate(self, session: Session, key: str) -> Account:
-        if self.ttl <= 0:
-            return authenticate(session, key)
-        return self.cached(key) or self._remember(key, authenticate(session, key), session)
-
     def cached(self, key: str) -> Account | None:
         """The account of ``key`` while it is cached (no database work at all), else None."""
         hit = self._entries.get(hash_key(key)) if self.ttl > 0 else None
         return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
     def check(self, db: Database, key: str) -> Account:
-        """:meth:`authenticate` with sessions of its own, unless the key is cached: the key is
+        """:func:`authenticate` with sessions of its own, unless the key is cached: the key is
         looked up in a read session and marked used in a write session once that one is closed,
         so a request never holds two of the pool's connections at once (a burst of requests
         with new keys, each waiting for a second connection while holding one, could take every
@@ -170,12 +165,11 @@ class KeyCache:
                 _touch(session, *touch)
         return account
 
-    def _remember(self, key: str, account: Account, session: Session) -> Account:
+    def _remember(self, key: str, account: Account, session: Session) -> None:
         session.expunge(account)
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[hash_key(key)] = (time.monotonic() + self.ttl, account)
-        return account
 
     def forget(self, key_hash: str) -> None:
         """Drop a key (by its stored hash) at once, e.g. after this process revoked it."""
